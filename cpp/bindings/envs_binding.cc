@@ -19,16 +19,21 @@ namespace py = pybind11;
 namespace flockrl::bindings {
 namespace {
 
-std::string ShapeString(const py::array& a) {
-  std::ostringstream s;
-  s << "(";
-  for (py::ssize_t d = 0; d < a.ndim(); ++d) s << a.shape(d) << (a.ndim() == 1 || d + 1 < a.ndim() ? "," : "");
-  std::string r = s.str();
-  if (a.ndim() > 1) r.pop_back();
-  return r + ")";
-}
+// The shape as Python prints it: (3,), (4, 1).
+std::string ShapeString(const py::array& a) { return py::str(a.attr("shape")).cast<std::string>(); }
 
 std::string DtypeString(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
+
+// A C-contiguous array of T converted from `a` (a no-op when it already is).
+template <typename T>
+py::array_t<T> AsContiguous(const py::array& a, const char* what) {
+  try {
+    return py::array_t<T, py::array::c_style | py::array::forcecast>(a);
+  } catch (py::error_already_set& e) {
+    throw py::value_error(std::string(what) + ": cannot convert dtype " + DtypeString(a) + " to " +
+                          DtypeString(py::array_t<T>()) + ": " + e.what());
+  }
+}
 
 // One set of output arrays; copy=False keeps two and alternates between them.
 struct OutputArrays {
@@ -121,7 +126,7 @@ class PyVecEnv {
         throw py::value_error("reset_mask: expected shape (" + std::to_string(num_envs()) + ",), got " +
                               ShapeString(*mask));
       }
-      mask_arr = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(*mask);
+      mask_arr = AsContiguous<bool>(*mask, "reset_mask");
       mask_ptr = mask_arr.data();
     }
     OutputArrays& out = NextOutputs();
@@ -246,7 +251,7 @@ class PyVecEnv {
       if (arr.ndim() != 1 || arr.shape(0) != n) {
         throw py::value_error("actions: expected shape (" + std::to_string(n) + ",), got " + ShapeString(arr));
       }
-      auto typed = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+      const auto typed = AsContiguous<int64_t>(arr, "actions");
       std::memcpy(actions_.data(), typed.data(), static_cast<std::size_t>(n) * sizeof(int64_t));
     } else {
       if (kind != 'f') {
@@ -258,7 +263,7 @@ class PyVecEnv {
         throw py::value_error("actions: expected shape (" + std::to_string(n) + ", " + std::to_string(dim) +
                               "), got " + ShapeString(arr));
       }
-      auto typed = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(arr);
+      const auto typed = AsContiguous<float>(arr, "actions");
       std::memcpy(actions_.data(), typed.data(), static_cast<std::size_t>(n * dim) * sizeof(float));
     }
     const int64_t bad = env_->FirstInvalidAction(actions_.data());

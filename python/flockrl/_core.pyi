@@ -1,0 +1,43 @@
+"""Type stubs for flockrl._core (kept in step with the module by tests/test_core_stubs.py)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def native_env_specs() -> list[dict[str, Any]]: ...
+
+class VecEnvCore:
+    def __init__(
+        self,
+        env_id: str,
+        num_envs: int,
+        num_threads: int,
+        autoreset_mode: int,
+        copy: bool,
+        max_episode_steps: int = 0,
+    ) -> None: ...
+    def seed(self, seeds: list[list[int] | None]) -> None: ...
+    def reset(self, mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.float32]: ...
+    def step(
+        self, actions: npt.ArrayLike
+    ) -> tuple[
+        npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], dict[str, Any]
+    ]: ...
+    def step_async(self, actions: npt.ArrayLike) -> None: ...
+    def step_wait(
+        self,
+    ) -> tuple[
+        npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], dict[str, Any]
+    ]: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def num_envs(self) -> int: ...
+    @property
+    def num_threads(self) -> int: ...
+    @property
+    def max_episode_steps(self) -> int: ...
+    @property
+    def spec(self) -> dict[str, Any]: ...

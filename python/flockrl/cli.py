@@ -1,0 +1,65 @@
+"""The ``flockrl`` command line: ``flockrl bench envs`` (training arrives with the trainer)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _positive_int_list(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints like 1,64,4096, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected ints >= 1, got {text!r}")
+    return values
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flockrl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bench = commands.add_parser("bench", help="microbenchmarks, with peers measured in the same run")
+    targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
+    envs = targets.add_parser("envs", help="env steps/s: flockrl vs gymnasium (and EnvPool when installed)")
+    envs.add_argument("--env", dest="env_ids", action="append", metavar="ID",
+                      help="env id (repeatable); default CartPole-v1, Pendulum-v1, Acrobot-v1")
+    envs.add_argument("--num-envs", type=_positive_int_list, default=(1, 8, 64, 512, 4096), metavar="N,N,...",
+                      help="batch sizes (default 1,8,64,512,4096)")
+    envs.add_argument("--seconds", type=float, default=0.5, help="minimum time per measurement (default 0.5)")
+    envs.add_argument("--quick", action="store_true", help="CartPole-v1 only, n=1,512,4096, 0.2 s each")
+    envs.add_argument("--no-peers", action="store_true", help="measure flockrl only")
+    return parser
+
+
+def _bench_envs(args: argparse.Namespace) -> int:
+    from flockrl import bench_envs
+    from flockrl.envs import NATIVE_ENV_IDS
+
+    env_ids = tuple(args.env_ids or ("CartPole-v1", "Pendulum-v1", "Acrobot-v1"))
+    num_envs, seconds = args.num_envs, args.seconds
+    if args.quick:
+        env_ids, num_envs, seconds = ("CartPole-v1",), (1, 512, 4096), 0.2
+    unknown = [e for e in env_ids if e not in NATIVE_ENV_IDS]
+    if unknown:
+        print(f"flockrl bench envs: unknown env {unknown[0]!r}; native envs: {', '.join(NATIVE_ENV_IDS)}",
+              file=sys.stderr)
+        return 2
+    if seconds <= 0:
+        print(f"flockrl bench envs: --seconds must be > 0, got {seconds}", file=sys.stderr)
+        return 2
+    rows = bench_envs.run(env_ids=env_ids, num_envs=num_envs, min_seconds=seconds, peers=not args.no_peers)
+    print(bench_envs.format_table(rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "bench" and args.target == "envs":
+        return _bench_envs(args)
+    raise AssertionError(f"unhandled command {args}")  # argparse rejects anything else
+
+
+if __name__ == "__main__":
+    sys.exit(main())
