@@ -9,8 +9,8 @@
 //
 // Usage contract: Run/Submit/Wait are called by one thread at a time (the
 // owner serialises them); Run and Submit must not overlap an unfinished
-// Submit. Workers spin briefly before sleeping, so back-to-back steps do not
-// pay a futex wake-up each.
+// Submit. Waiters spin briefly before sleeping on a condition variable, so
+// back-to-back steps do not pay a wake-up each.
 //
 // Memory ordering: the owner writes the job (fn, ctx, chunk counts) with
 // plain stores, then increments `epoch_` with release; a worker loads
@@ -20,10 +20,15 @@
 // reads `checked_in_` with acquire until it equals the worker count, so it
 // sees every chunk's outputs and may then overwrite the job. `stop_` is
 // published the same way as a job (written before an epoch increment).
+// Sleeping: a sleeper re-checks its atomic under `sleep_mutex_` before it
+// waits, and a waker takes and releases that mutex after its atomic write and
+// before notifying, so no wake-up is lost between the check and the wait.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -81,14 +86,15 @@ class ThreadPool {
       if (checked_in_.load(std::memory_order_acquire) == target) break;
       FLOCKRL_CPU_RELAX();
     }
-    for (uint32_t seen; (seen = checked_in_.load(std::memory_order_acquire)) != target;) {
-      checked_in_.wait(seen, std::memory_order_acquire);
+    if (checked_in_.load(std::memory_order_acquire) != target) {
+      std::unique_lock<std::mutex> lock(sleep_mutex_);
+      all_checked_in_.wait(lock, [&] { return checked_in_.load(std::memory_order_acquire) == target; });
     }
     busy_ = false;
   }
 
  private:
-  static constexpr int kSpinIterations = 4000;
+  static constexpr int kSpinIterations = 2000;  // tens of microseconds of pause
 
   void Start(int n_chunks, int first_worker_chunk, ChunkFn fn, void* ctx) {
     Wait();
@@ -105,7 +111,8 @@ class ThreadPool {
     // (and the job) before any worker's acquire of the new epoch.
     checked_in_.store(0, std::memory_order_relaxed);
     epoch_.fetch_add(1, std::memory_order_release);
-    epoch_.notify_all();
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    new_job_.notify_all();
   }
 
   void WorkerLoop(int worker) {
@@ -116,9 +123,9 @@ class ThreadPool {
         FLOCKRL_CPU_RELAX();
         now = epoch_.load(std::memory_order_acquire);
       }
-      while (now == seen) {
-        epoch_.wait(seen, std::memory_order_acquire);
-        now = epoch_.load(std::memory_order_acquire);
+      if (now == seen) {
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        new_job_.wait(lock, [&] { return (now = epoch_.load(std::memory_order_acquire)) != seen; });
       }
       seen = now;
       if (stop_) return;
@@ -126,7 +133,8 @@ class ThreadPool {
       if (chunk < n_chunks_) fn_(ctx_, chunk);
       // Release: this chunk's outputs happen before the owner's acquire in Wait().
       if (checked_in_.fetch_add(1, std::memory_order_release) + 1 == num_workers_) {
-        checked_in_.notify_one();
+        { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+        all_checked_in_.notify_one();
       }
     }
   }
@@ -143,7 +151,9 @@ class ThreadPool {
   // Hot words written by different threads sit on separate cache lines.
   alignas(64) std::atomic<uint32_t> epoch_{0};
   alignas(64) std::atomic<uint32_t> checked_in_{0};
-  alignas(64) std::vector<std::thread> workers_;
+  std::mutex sleep_mutex_;
+  std::condition_variable new_job_, all_checked_in_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace flockrl

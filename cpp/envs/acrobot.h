@@ -35,7 +35,7 @@ class Acrobot {
       s.obs_high = {1.0f, 1.0f, 1.0f, 1.0f, static_cast<float>(kMaxVel1), static_cast<float>(kMaxVel2)};
       for (float h : s.obs_high) s.obs_low.push_back(-h);
       s.num_actions = 3;
-      s.relative_step_cost = 8.0;
+      s.relative_step_cost = 15.0;  // measured: ~260 ns (four RK4 stages)
       return s;
     }();
     return spec;
@@ -110,15 +110,16 @@ class Acrobot {
     constexpr double lc1 = kLinkComPos1, lc2 = kLinkComPos2, i1 = kLinkMoi, i2 = kLinkMoi;
     constexpr double pi = std::numbers::pi;
     const double theta1 = s[0], theta2 = s[1], dtheta1 = s[2], dtheta2 = s[3];
-    const double d1 = m1 * (lc1 * lc1) + m2 * (l1 * l1 + lc2 * lc2 + 2 * l1 * lc2 * std::cos(theta2)) + i1 + i2;
-    const double d2 = m2 * (lc2 * lc2 + l1 * lc2 * std::cos(theta2)) + i2;
+    // gymnasium calls cos(theta2) twice and sin(theta2) three times; once each
+    // gives the same values.
+    const double cos2 = std::cos(theta2), sin2 = std::sin(theta2);
+    const double d1 = m1 * (lc1 * lc1) + m2 * (l1 * l1 + lc2 * lc2 + 2 * l1 * lc2 * cos2) + i1 + i2;
+    const double d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos2) + i2;
     const double phi2 = m2 * lc2 * kGravity * std::cos(theta1 + theta2 - pi / 2.0);
-    const double phi1 = -m2 * l1 * lc2 * LibmPow(dtheta2, 2.0) * std::sin(theta2) -
-                        2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * std::sin(theta2) +
+    const double phi1 = -m2 * l1 * lc2 * LibmPow(dtheta2, 2.0) * sin2 - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2 +
                         (m1 * lc1 + m2 * l1) * kGravity * std::cos(theta1 - pi / 2) + phi2;
-    const double ddtheta2 =
-        (a + d2 / d1 * phi1 - m2 * l1 * lc2 * LibmPow(dtheta1, 2.0) * std::sin(theta2) - phi2) /
-        (m2 * (lc2 * lc2) + i2 - LibmPow(d2, 2.0) / d1);
+    const double ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * LibmPow(dtheta1, 2.0) * sin2 - phi2) /
+                            (m2 * (lc2 * lc2) + i2 - LibmPow(d2, 2.0) / d1);
     const double ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
     return {dtheta1, dtheta2, ddtheta1, ddtheta2};
   }

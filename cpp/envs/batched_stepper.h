@@ -16,7 +16,7 @@
 namespace flockrl {
 
 // Below this much work per thread (in CartPole steps) a step runs inline.
-inline constexpr double kMinWorkPerThread = 2048.0;
+inline constexpr double kMinWorkPerThread = 1024.0;
 
 template <typename Env>
 class BatchedStepper final : public VecEnv {

@@ -30,7 +30,7 @@ class Pendulum {
       s.discrete_actions = false;
       s.action_low = {static_cast<float>(-kMaxTorque)};
       s.action_high = {static_cast<float>(kMaxTorque)};
-      s.relative_step_cost = 2.0;
+      s.relative_step_cost = 4.0;  // measured: ~73 ns vs CartPole ~17 ns
       return s;
     }();
     return spec;

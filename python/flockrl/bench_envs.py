@@ -129,7 +129,7 @@ def time_steps(
         if elapsed >= min_seconds / 5:
             break
     # Chunks of ~10 ms keep the clock and loop bookkeeping out of the timing
-    # even at ~1 µs per call; a slow peer gets one call per chunk.
+    # even at ~1 us per call; a slow peer gets one call per chunk.
     chunk = max(1, round(_CHUNK_SECONDS * warmup_calls / elapsed))
     schedule = [actions[i % len(actions)] for i in range(chunk)]
     calls, start = 0, time.perf_counter()
@@ -231,7 +231,11 @@ def per_call_overhead(
 
 
 def machine_description() -> str:
-    """One line naming the CPU, core count and the versions that matter."""
+    """One line naming the CPU, core count, load and the versions that matter.
+
+    The 1-minute load average (this process included) is there because other
+    work on a small machine shows up as slow multi-threaded rows.
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -246,7 +250,8 @@ def machine_description() -> str:
     if _envpool() is not None:
         versions.append(f"envpool {importlib.metadata.version('envpool')}")
     versions.append(f"flockrl {flockrl.__version__}")
-    return f"{cpu}, {os.cpu_count()} cores ({default_num_threads()} usable); " + ", ".join(versions)
+    cores = f"{os.cpu_count()} cores ({default_num_threads()} usable, load {os.getloadavg()[0]:.2f})"
+    return f"{cpu}, {cores}; " + ", ".join(versions)
 
 
 def _si(value: float) -> str:
@@ -288,9 +293,11 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
 
     singles = [r for r in rows if r["num_envs"] == 1]
+    if singles:
+        lines.append("")
     for env_id in dict.fromkeys(r["env_id"] for r in singles):
         per_call = ", ".join(
             f"{r['library']} {1e6 / r['steps_per_sec']:.2f}" for r in singles if r["env_id"] == env_id
         )
-        lines.append(f"\n{env_id}, num_envs=1, µs per step() call: {per_call}")
+        lines.append(f"{env_id}, num_envs=1, us per step() call: {per_call}")
     return "\n".join(lines)

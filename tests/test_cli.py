@@ -1,0 +1,40 @@
+"""The ``flockrl`` command line, run as a user would: in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def flockrl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "flockrl", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_bench_envs_prints_a_table_with_peers_and_ratios():
+    result = flockrl("bench", "envs", "--env", "CartPole-v1", "--num-envs", "1,8", "--seconds", "0.02")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Machine: ")
+    assert "| CartPole-v1 | 1 |" in out and "| CartPole-v1 | 8 |" in out
+    assert "x gymnasium sync" in out
+    assert "us per step() call" in out
+
+
+def test_bench_envs_without_peers():
+    result = flockrl("bench", "envs", "--env", "Pendulum-v1", "--num-envs", "4", "--seconds", "0.02", "--no-peers")
+    assert result.returncode == 0, result.stderr
+    assert "| Pendulum-v1 | 4 |" in result.stdout and "gymnasium" not in result.stdout.split("\n", 1)[1]
+
+
+def test_bad_arguments_are_clear_errors():
+    result = flockrl("bench", "envs", "--env", "Nope-v0")
+    assert result.returncode == 2
+    assert "unknown env 'Nope-v0'; native envs: CartPole-v1" in result.stderr
+    result = flockrl("bench", "envs", "--num-envs", "0,8")
+    assert result.returncode == 2 and "expected ints >= 1" in result.stderr
+    result = flockrl("bench", "envs", "--seconds", "-1")
+    assert result.returncode == 2 and "--seconds must be > 0" in result.stderr
+    result = flockrl("frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
