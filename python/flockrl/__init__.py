@@ -1,7 +1,15 @@
 """flockrl: parallel and distributed reinforcement learning with C++ cores."""
 
 from flockrl.envs import NATIVE_ENV_IDS, NativeVecEnv, make_vec
+from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer
 
 __version__ = "0.1.0"
 
-__all__ = ["NATIVE_ENV_IDS", "NativeVecEnv", "make_vec", "__version__"]
+__all__ = [
+    "NATIVE_ENV_IDS",
+    "NativeVecEnv",
+    "PrioritizedReplayBuffer",
+    "ReplayBuffer",
+    "make_vec",
+    "__version__",
+]

@@ -1,0 +1,225 @@
+// Bindings of the replay buffers. As everywhere: validate and allocate with
+// the GIL held, run the C++ core without it, wrap the results with it.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "replay/replay_buffer.h"
+
+namespace py = pybind11;
+
+namespace flockrl::bindings {
+namespace {
+
+const std::map<std::string, DType>& DTypesByName() {
+  static const std::map<std::string, DType> m = {
+      {"float32", DType::kFloat32}, {"float64", DType::kFloat64}, {"int64", DType::kInt64},
+      {"int32", DType::kInt32},     {"uint8", DType::kUInt8},     {"bool", DType::kBool},
+  };
+  return m;
+}
+
+using FieldTuple = std::tuple<std::string, std::vector<int64_t>, std::string>;
+
+ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha,
+                        double eps, uint64_t seed) {
+  if (capacity < 1) throw py::value_error("capacity: expected an int >= 1, got " + std::to_string(capacity));
+  if (capacity > (int64_t{1} << 40)) {
+    throw py::value_error("capacity: expected at most 2**40, got " + std::to_string(capacity));
+  }
+  if (fields.empty()) throw py::value_error("fields: expected at least one field, got none");
+  if (!(alpha >= 0 && std::isfinite(alpha))) {
+    throw py::value_error("alpha: expected a finite number >= 0, got " + std::to_string(alpha));
+  }
+  if (!(eps >= 0 && std::isfinite(eps))) {
+    throw py::value_error("eps: expected a finite number >= 0, got " + std::to_string(eps));
+  }
+  ReplayConfig c;
+  c.capacity = capacity;
+  c.prioritized = prioritized;
+  c.alpha = alpha;
+  c.eps = eps;
+  c.seed = seed;
+  for (const auto& [name, shape, dtype] : fields) {
+    auto it = DTypesByName().find(dtype);
+    if (it == DTypesByName().end()) throw py::value_error("fields['" + name + "']: unsupported dtype " + dtype);
+    for (int64_t d : shape) {
+      if (d < 1) throw py::value_error("fields['" + name + "']: every dimension must be >= 1");
+    }
+    c.fields.push_back({name, shape, it->second});
+  }
+  return c;
+}
+
+class PyReplay {
+ public:
+  PyReplay(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha, double eps,
+           uint64_t seed)
+      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed)) {}
+
+  // arrays[f]: C-contiguous [batch, *shape] arrays of each field's dtype
+  // (checked by the Python wrapper, re-checked here by size).
+  void Add(const std::vector<py::array>& arrays, int64_t batch, const std::optional<py::array_t<double>>& prio) {
+    const auto& fields = buffer_.config().fields;
+    if (arrays.size() != fields.size()) throw py::value_error("add: wrong number of field arrays");
+    if (batch < 1 || batch > buffer_.capacity()) {
+      throw py::value_error("add: expected a batch of 1 to capacity=" + std::to_string(buffer_.capacity()) +
+                            " items, got " + std::to_string(batch));
+    }
+    std::vector<const uint8_t*> src;
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      const py::array& a = arrays[f];
+      if (!(a.flags() & py::array::c_style) || a.nbytes() != batch * fields[f].ItemBytes()) {
+        throw py::value_error("add: field '" + fields[f].name + "' has the wrong layout");
+      }
+      src.push_back(static_cast<const uint8_t*>(a.data()));
+    }
+    const double* p = nullptr;
+    if (prio) {
+      if (!buffer_.config().prioritized) throw py::value_error("add: priorities= needs a PrioritizedReplayBuffer");
+      if (prio->ndim() != 1 || prio->shape(0) != batch) {
+        throw py::value_error("priorities: expected shape (" + std::to_string(batch) + ",), got " +
+                              py::str(prio->attr("shape")).cast<std::string>());
+      }
+      p = prio->data();
+      CheckPriorities(p, batch);
+    }
+    py::gil_scoped_release release;
+    buffer_.Add(src, batch, p);
+  }
+
+  py::tuple Sample(int64_t batch, double beta) {
+    if (batch < 1) throw py::value_error("batch_size: expected an int >= 1, got " + std::to_string(batch));
+    if (!(beta >= 0 && std::isfinite(beta))) {
+      throw py::value_error("beta: expected a finite number >= 0, got " + std::to_string(beta));
+    }
+    const int64_t size = buffer_.Size();
+    if (size == 0) throw py::value_error("sample: the buffer is empty; add items first");
+    py::list out;
+    std::vector<uint8_t*> dst;
+    for (const FieldSpec& f : buffer_.config().fields) {
+      std::vector<py::ssize_t> shape = {batch};
+      shape.insert(shape.end(), f.shape.begin(), f.shape.end());
+      py::array a(py::dtype(NumpyName(f.dtype)), shape);
+      dst.push_back(static_cast<uint8_t*>(a.mutable_data()));
+      out.append(a);
+    }
+    py::array_t<int64_t> handles(batch);
+    py::object weights = py::none();
+    double* w = nullptr;
+    if (buffer_.config().prioritized) {
+      py::array_t<double> wa(batch);
+      w = wa.mutable_data();
+      weights = wa;
+    }
+    int64_t* h = handles.mutable_data();
+    {
+      py::gil_scoped_release release;
+      buffer_.Sample(batch, beta, dst, h, w);
+    }
+    return py::make_tuple(out, handles, weights);
+  }
+
+  int64_t UpdatePriorities(const py::array_t<int64_t, py::array::c_style>& handles,
+                           const py::array_t<double, py::array::c_style>& priorities) {
+    if (!buffer_.config().prioritized) throw py::value_error("update_priorities: needs a PrioritizedReplayBuffer");
+    if (handles.ndim() != 1) {
+      throw py::value_error("handles: expected a 1-d array, got shape " +
+                            py::str(handles.attr("shape")).cast<std::string>());
+    }
+    const int64_t n = handles.shape(0);
+    if (priorities.ndim() != 1 || priorities.shape(0) != n) {
+      throw py::value_error("priorities: expected shape (" + std::to_string(n) + ",) like handles, got " +
+                            py::str(priorities.attr("shape")).cast<std::string>());
+    }
+    const int64_t* h = handles.data();
+    const double* p = priorities.data();
+    CheckPriorities(p, n);
+    const int64_t foreign = buffer_.FirstForeignHandle(h, n);
+    if (foreign >= 0) {
+      throw py::value_error("handles[" + std::to_string(foreign) + "] = " + std::to_string(h[foreign]) +
+                            " was not issued by this buffer (handles come from its sample())");
+    }
+    py::gil_scoped_release release;
+    return buffer_.UpdatePriorities(h, p, n);
+  }
+
+  int64_t size() const { return buffer_.Size(); }
+  int64_t capacity() const { return buffer_.capacity(); }
+  double max_priority() const { return buffer_.MaxPriority(); }
+  int64_t nbytes() const { return ReplayBuffer::BytesFor(buffer_.config()); }
+
+  py::dict stats() const {
+    const ReplayStats s = buffer_.Stats();
+    py::dict d;
+    d["adds"] = s.adds;
+    d["dropped"] = s.dropped;
+    d["samples"] = s.samples;
+    d["torn_redraws"] = s.torn_redraws;
+    d["updates"] = s.updates;
+    d["stale_updates"] = s.stale_updates;
+    return d;
+  }
+
+  // Test hooks: the tree as it stands (leaf values p^alpha per slot, total, min).
+  py::tuple tree_state() const {
+    const PriorityTree* t = buffer_.tree();
+    if (!t) throw py::value_error("tree_state: needs a PrioritizedReplayBuffer");
+    py::array_t<double> leaves(buffer_.capacity());
+    for (int64_t i = 0; i < buffer_.capacity(); ++i) leaves.mutable_data()[i] = t->Leaf(i);
+    return py::make_tuple(leaves, t->Total(), t->Min());
+  }
+
+ private:
+  static std::string NumpyName(DType t) {
+    for (const auto& [name, dtype] : DTypesByName()) {
+      if (dtype == t) return name;
+    }
+    return "";
+  }
+
+  static void CheckPriorities(const double* p, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(p[i] >= 0) || !std::isfinite(p[i])) {
+        throw py::value_error("priorities[" + std::to_string(i) + "] = " + py::str(py::float_(p[i])).cast<std::string>() +
+                              ": expected a finite number >= 0");
+      }
+    }
+  }
+
+  ReplayBuffer buffer_;
+};
+
+}  // namespace
+
+void BindReplay(py::module_& m) {
+  m.def(
+      "replay_bytes_for",
+      [](int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized) {
+        return ReplayBuffer::BytesFor(MakeConfig(capacity, fields, prioritized, 0.6, 0.0, 0));
+      },
+      py::arg("capacity"), py::arg("fields"), py::arg("prioritized"),
+      "Bytes a replay buffer of this configuration allocates.");
+
+  py::class_<PyReplay>(m, "ReplayCore", "Lock-free replay storage (use flockrl.ReplayBuffer/PrioritizedReplayBuffer).")
+      .def(py::init<int64_t, const std::vector<FieldTuple>&, bool, double, double, uint64_t>(), py::arg("capacity"),
+           py::arg("fields"), py::arg("prioritized"), py::arg("alpha"), py::arg("eps"), py::arg("seed"))
+      .def("add", &PyReplay::Add, py::arg("arrays"), py::arg("batch"), py::arg("priorities") = std::nullopt)
+      .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"))
+      .def("update_priorities", &PyReplay::UpdatePriorities, py::arg("handles"), py::arg("priorities"))
+      .def("tree_state", &PyReplay::tree_state)
+      .def_property_readonly("size", &PyReplay::size)
+      .def_property_readonly("capacity", &PyReplay::capacity)
+      .def_property_readonly("max_priority", &PyReplay::max_priority)
+      .def_property_readonly("nbytes", &PyReplay::nbytes)
+      .def_property_readonly("stats", &PyReplay::stats);
+}
+
+}  // namespace flockrl::bindings

@@ -1,0 +1,270 @@
+// Replay buffers that many threads add to while learners sample and update
+// priorities, with no global lock: a uniform buffer and a prioritized one
+// (Schaul et al. 2016, proportional variant) sharing the same storage and
+// slot protocol.
+//
+// Prioritized sampling: P(i) = p_i^alpha / sum_k p_k^alpha, where p_i is a
+// priority given by the user plus `eps` (or, for a new item without one, the
+// largest such value seen so far, initially 1). A batch of B is stratified:
+// [0, total) is cut into B equal segments and one item is drawn in each.
+// Importance weights use the whole-buffer maximum weight (N P_min)^-beta for
+// normalisation, which makes them
+//     w_i = (N P(i))^-beta / (N P_min)^-beta = (p_min^alpha / p_i^alpha)^beta,
+// with p_min over the filled slots (the min tree).
+//
+// Concurrency contract (see slot_table.h and priority_tree.h for the
+// memory-ordering arguments):
+//   Add                thread-safe; writers claim disjoint positions with one
+//                      atomic increment and copy rows without locks. An item
+//                      becomes sampleable once its row and priority are in.
+//   Sample             thread-safe; never returns a row mixed from two
+//                      writes (a torn copy is discarded and that stratum is
+//                      drawn again). Under concurrent updates P(i) and the
+//                      weights are those of a recent state of the tree.
+//   UpdatePriorities   thread-safe; an update whose handle was overwritten
+//                      since it was sampled is skipped and counted. Within one
+//                      call, the last of duplicate handles wins.
+// Save/Load are not thread-safe (the caller stops other users first).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "common/pcg64.h"
+#include "replay/priority_tree.h"
+#include "replay/slot_table.h"
+#include "replay/storage.h"
+
+namespace flockrl {
+
+struct ReplayConfig {
+  int64_t capacity = 0;
+  std::vector<FieldSpec> fields;
+  bool prioritized = false;
+  double alpha = 0.6;
+  double eps = 1e-6;
+  uint64_t seed = 0;
+};
+
+struct ReplayStats {
+  int64_t adds = 0;           // items written
+  int64_t dropped = 0;        // items overwritten before they were written (writers racing a full lap)
+  int64_t samples = 0;        // items returned by Sample
+  int64_t torn_redraws = 0;   // draws discarded because the row changed while being copied
+  int64_t updates = 0;        // priorities applied
+  int64_t stale_updates = 0;  // priority updates skipped: the item was overwritten
+};
+
+class ReplayBuffer {
+ public:
+  // Handles: bit 63 clear, a 16-bit buffer tag, then a 47-bit position.
+  static constexpr int kPosBits = 47;
+  static constexpr uint64_t kPosMask = (uint64_t{1} << kPosBits) - 1;
+
+  explicit ReplayBuffer(ReplayConfig config)
+      : config_(std::move(config)),
+        storage_(config_.capacity, config_.fields),
+        slots_(config_.capacity),
+        tree_(config_.prioritized ? std::make_unique<PriorityTree>(config_.capacity) : nullptr),
+        tag_(RandomTag()) {}
+
+  // Bytes a buffer with this configuration allocates.
+  static int64_t BytesFor(const ReplayConfig& c) {
+    int64_t bytes = ReplayStorage::BytesFor(c.capacity, c.fields) + c.capacity * 8;  // + slot words
+    if (c.prioritized) bytes += PriorityTree::BytesFor(c.capacity);
+    return bytes;
+  }
+
+  const ReplayConfig& config() const { return config_; }
+  int64_t capacity() const { return config_.capacity; }
+  uint64_t tag() const { return tag_; }
+
+  // Racy observer: complete items, at most the capacity.
+  int64_t Size() const {
+    return std::min<int64_t>(stats_adds_.load(std::memory_order_relaxed), config_.capacity);
+  }
+
+  ReplayStats Stats() const {
+    ReplayStats s;
+    s.adds = stats_adds_.load(std::memory_order_relaxed);
+    s.dropped = stats_dropped_.load(std::memory_order_relaxed);
+    s.samples = stats_samples_.load(std::memory_order_relaxed);
+    s.torn_redraws = stats_torn_.load(std::memory_order_relaxed);
+    s.updates = stats_updates_.load(std::memory_order_relaxed);
+    s.stale_updates = stats_stale_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  // The raw priority (user priority + eps) new items get. Racy observer.
+  double MaxPriority() const { return max_priority_.load(std::memory_order_relaxed); }
+
+  // Adds `batch` items: src[f] points at a contiguous [batch, item] array of
+  // field f. `priorities` (prioritized buffers, may be null) are validated
+  // non-negative and finite by the caller. Thread-safe.
+  void Add(const std::vector<const uint8_t*>& src, int64_t batch, const double* priorities) {
+    // Relaxed: the increment only has to hand out distinct positions.
+    const uint64_t first = cursor_.fetch_add(static_cast<uint64_t>(batch), std::memory_order_relaxed);
+    if (priorities && batch > 0) RaiseMaxPriority(*std::max_element(priorities, priorities + batch) + config_.eps);
+    const double default_leaf = tree_ ? LeafValue(MaxPriority()) : 0.0;
+    int64_t written = 0;
+    for (int64_t k = 0; k < batch; ++k) {
+      const uint64_t pos = first + static_cast<uint64_t>(k);
+      if (!slots_.BeginWrite(pos)) continue;
+      const int64_t slot = slots_.SlotOf(pos);
+      storage_.WriteRow(slot, src, k);
+      // The priority goes in while the slot is still WRITING, so no update
+      // of the new item can come before it.
+      if (tree_) tree_->SetLeaf(slot, priorities ? LeafValue(priorities[k] + config_.eps) : default_leaf);
+      slots_.EndWrite(pos);
+      ++written;
+    }
+    if (tree_ && written > 0) {
+      // The positions are contiguous: at most two ranges of slots.
+      const int64_t begin = slots_.SlotOf(first), n = std::min<int64_t>(batch, config_.capacity);
+      const int64_t end = begin + n;
+      tree_->PropagateRange(begin, std::min(end, config_.capacity));
+      if (end > config_.capacity) tree_->PropagateRange(0, end - config_.capacity);
+    }
+    stats_adds_.fetch_add(written, std::memory_order_relaxed);
+    stats_dropped_.fetch_add(batch - written, std::memory_order_relaxed);
+  }
+
+  // Draws `batch` items into dst[f] ([batch, item] arrays), their handles,
+  // and (prioritized) their importance weights for `beta`. The caller checks
+  // that Size() >= 1. Thread-safe.
+  void Sample(int64_t batch, double beta, const std::vector<uint8_t*>& dst, int64_t* handles, double* weights) {
+    Pcg64 rng = CallRng();
+    const double total = tree_ ? tree_->Total() : 0.0;
+    const double min_leaf = tree_ ? tree_->Min() : 0.0;
+    const int64_t size = Size();
+    int64_t torn = 0;
+    for (int64_t i = 0; i < batch; ++i) {
+      for (int attempt = 0;; Backoff(attempt)) {
+        if (attempt == kMaxAttempts) {
+          throw std::runtime_error("replay sample: no consistent item after " + std::to_string(kMaxAttempts) +
+                                   " draws (is the buffer being overwritten faster than it can be read?)");
+        }
+        int64_t slot;
+        double leaf = 0.0;
+        if (tree_) {
+          // Stratum i of B equal segments of [0, total).
+          const double mass = (static_cast<double>(i) + rng.NextDouble()) * (total / static_cast<double>(batch));
+          slot = tree_->FindPrefixSum(mass);
+          leaf = tree_->Leaf(slot);
+          if (!(leaf > 0)) continue;  // an empty leaf: only under a concurrent change
+        } else {
+          slot = static_cast<int64_t>((uint128_t{rng.NextUint64()} * static_cast<uint64_t>(size)) >> 64);
+        }
+        uint64_t word;
+        if (!slots_.BeginRead(slot, &word)) continue;
+        storage_.ReadRow(slot, dst, i);
+        if (!slots_.EndRead(slot, word)) {
+          ++torn;
+          continue;
+        }
+        handles[i] = static_cast<int64_t>((tag_ << kPosBits) | SlotTable::PosOf(word));
+        if (tree_) weights[i] = std::pow(min_leaf / leaf, beta);
+        break;
+      }
+    }
+    stats_samples_.fetch_add(batch, std::memory_order_relaxed);
+    stats_torn_.fetch_add(torn, std::memory_order_relaxed);
+  }
+
+  // Checks handles before an update: the index of the first handle that
+  // this buffer never issued, or -1. Racy only in the benign direction (a
+  // handle issued concurrently may be reported as never issued).
+  int64_t FirstForeignHandle(const int64_t* handles, int64_t n) const {
+    const uint64_t issued = cursor_.load(std::memory_order_relaxed);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto h = static_cast<uint64_t>(handles[i]);
+      if (handles[i] < 0 || (h >> kPosBits) != tag_ || (h & kPosMask) >= issued) return i;
+    }
+    return -1;
+  }
+
+  // Sets the priorities (before eps and alpha) of the items named by
+  // `handles`, validated by the caller (FirstForeignHandle, finite, >= 0).
+  // Returns how many were skipped as stale. Thread-safe.
+  int64_t UpdatePriorities(const int64_t* handles, const double* priorities, int64_t n) {
+    if (n == 0) return 0;
+    RaiseMaxPriority(*std::max_element(priorities, priorities + n) + config_.eps);
+    std::vector<int64_t> dirty;
+    dirty.reserve(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const uint64_t pos = static_cast<uint64_t>(handles[i]) & kPosMask;
+      if (!slots_.BeginUpdate(pos)) continue;
+      const int64_t slot = slots_.SlotOf(pos);
+      tree_->SetLeaf(slot, LeafValue(priorities[i] + config_.eps));
+      slots_.EndUpdate(pos);
+      dirty.push_back(slot);
+    }
+    const auto applied = static_cast<int64_t>(dirty.size());
+    tree_->Propagate(dirty);
+    stats_updates_.fetch_add(applied, std::memory_order_relaxed);
+    stats_stale_.fetch_add(n - applied, std::memory_order_relaxed);
+    return n - applied;
+  }
+
+  // Racy observer for tests: leaf p^alpha of a slot (prioritized only).
+  const PriorityTree* tree() const { return tree_.get(); }
+  const SlotTable& slots() const { return slots_; }
+
+ private:
+  // A stratum is redrawn while its item is being written; past 64 tries the
+  // sampler yields between draws. Never reached unless writers never stop
+  // rewriting one tiny buffer.
+  static constexpr int kMaxAttempts = 1'000'000;
+
+  static uint64_t RandomTag() {
+    static std::atomic<uint64_t> counter{0};
+    std::random_device rd;
+    const uint64_t mixed = (uint64_t{rd()} << 16) ^ counter.fetch_add(1, std::memory_order_relaxed);
+    return (mixed ^ (mixed >> 16)) & 0xFFFFu;
+  }
+
+  double LeafValue(double raw_priority) const { return std::pow(raw_priority, config_.alpha); }
+
+  void RaiseMaxPriority(double raw) {
+    double cur = max_priority_.load(std::memory_order_relaxed);
+    while (raw > cur && !max_priority_.compare_exchange_weak(cur, raw, std::memory_order_relaxed)) {
+    }
+  }
+
+  // Each Sample call draws from its own stream: the buffer seed and the
+  // call's number, so a run is reproducible without sharing a generator.
+  Pcg64 CallRng() {
+    const uint64_t call = sample_calls_.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t seed = config_.seed;
+    Pcg64 rng;
+    rng.Seed(SeedSequence({static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                           static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)}));
+    return rng;
+  }
+
+  const ReplayConfig config_;
+  ReplayStorage storage_;
+  SlotTable slots_;
+  std::unique_ptr<PriorityTree> tree_;  // null for a uniform buffer
+  const uint64_t tag_;
+
+  // Written by different threads: each on its own cache line.
+  alignas(64) std::atomic<uint64_t> cursor_{0};
+  alignas(64) std::atomic<uint64_t> sample_calls_{0};
+  alignas(64) std::atomic<double> max_priority_{1.0};
+  alignas(64) std::atomic<int64_t> stats_adds_{0};
+  std::atomic<int64_t> stats_dropped_{0};
+  alignas(64) std::atomic<int64_t> stats_samples_{0};
+  std::atomic<int64_t> stats_torn_{0};
+  alignas(64) std::atomic<int64_t> stats_updates_{0};
+  std::atomic<int64_t> stats_stale_{0};
+};
+
+}  // namespace flockrl

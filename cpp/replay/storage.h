@@ -1,0 +1,115 @@
+// The data of a replay buffer: named fields declared up front, each stored
+// contiguously as `capacity` rows of a fixed size.
+//
+// Rows are padded to whole 8-byte words and copied word by word with atomic
+// release stores and acquire loads (std::atomic_ref), because a reader may
+// copy a row while a writer overwrites it: the slot table's seqlock discards
+// such a copy (the orders are what it relies on, see slot_table.h), and the
+// racing accesses themselves must not be undefined behaviour.
+//
+// Thread-safety: WriteRow/ReadRow may run concurrently on any slots; the
+// caller (the slot table protocol) decides which copies count. Never allocate.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flockrl {
+
+enum class DType : int { kFloat32 = 0, kFloat64, kInt64, kInt32, kUInt8, kBool };
+
+inline int64_t DTypeSize(DType t) {
+  switch (t) {
+    case DType::kFloat64:
+    case DType::kInt64:
+      return 8;
+    case DType::kFloat32:
+    case DType::kInt32:
+      return 4;
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
+  }
+  return 0;
+}
+
+struct FieldSpec {
+  std::string name;
+  std::vector<int64_t> shape;  // of one item, () for a scalar
+  DType dtype = DType::kFloat32;
+
+  int64_t ItemBytes() const {
+    int64_t n = DTypeSize(dtype);
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+  int64_t RowWords() const { return (ItemBytes() + 7) / 8; }
+};
+
+class ReplayStorage {
+ public:
+  ReplayStorage(int64_t capacity, std::vector<FieldSpec> fields) : capacity_(capacity), fields_(std::move(fields)) {
+    for (const FieldSpec& f : fields_) {
+      // Left uninitialised: pages are touched as rows are written, and only
+      // written rows are ever read.
+      data_.emplace_back(new uint64_t[static_cast<std::size_t>(capacity_ * f.RowWords())]);
+    }
+  }
+
+  // Bytes the data of `capacity` rows of `fields` takes.
+  static int64_t BytesFor(int64_t capacity, const std::vector<FieldSpec>& fields) {
+    int64_t bytes = 0;
+    for (const FieldSpec& f : fields) bytes += capacity * f.RowWords() * 8;
+    return bytes;
+  }
+
+  int64_t capacity() const { return capacity_; }
+  const std::vector<FieldSpec>& fields() const { return fields_; }
+
+  // Copies item `row` of every field's source batch (src[f] points at a
+  // contiguous [batch, item] array) into `slot`.
+  void WriteRow(int64_t slot, const std::vector<const uint8_t*>& src, int64_t row) {
+    for (std::size_t f = 0; f < fields_.size(); ++f) {
+      const int64_t bytes = fields_[f].ItemBytes();
+      CopyToWords(src[f] + row * bytes, Row(f, slot), bytes);
+    }
+  }
+
+  // Copies `slot` into item `row` of every field's destination batch.
+  void ReadRow(int64_t slot, const std::vector<uint8_t*>& dst, int64_t row) const {
+    for (std::size_t f = 0; f < fields_.size(); ++f) {
+      const int64_t bytes = fields_[f].ItemBytes();
+      CopyFromWords(Row(f, slot), dst[f] + row * bytes, bytes);
+    }
+  }
+
+ private:
+  uint64_t* Row(std::size_t field, int64_t slot) const {
+    return data_[field].get() + static_cast<std::size_t>(slot * fields_[field].RowWords());
+  }
+
+  static void CopyToWords(const uint8_t* src, uint64_t* dst, int64_t bytes) {
+    for (int64_t k = 0; bytes > 0; ++k, bytes -= 8) {
+      uint64_t w = 0;
+      std::memcpy(&w, src + 8 * k, static_cast<std::size_t>(bytes < 8 ? bytes : 8));
+      std::atomic_ref<uint64_t>(dst[k]).store(w, std::memory_order_release);
+    }
+  }
+
+  static void CopyFromWords(uint64_t* src, uint8_t* dst, int64_t bytes) {
+    for (int64_t k = 0; bytes > 0; ++k, bytes -= 8) {
+      const uint64_t w = std::atomic_ref<uint64_t>(src[k]).load(std::memory_order_acquire);
+      std::memcpy(dst + 8 * k, &w, static_cast<std::size_t>(bytes < 8 ? bytes : 8));
+    }
+  }
+
+  const int64_t capacity_;
+  std::vector<FieldSpec> fields_;
+  std::vector<std::unique_ptr<uint64_t[]>> data_;  // per field: capacity * RowWords words
+};
+
+}  // namespace flockrl

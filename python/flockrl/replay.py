@@ -1,0 +1,197 @@
+"""Replay buffers backed by flockrl's lock-free C++ store.
+
+Many threads may ``add`` at once while learner threads ``sample`` and
+``update_priorities``; none of these takes a global lock, and all of them
+release the GIL while they copy data. See ``cpp/replay/replay_buffer.h`` for
+the exact concurrency contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from flockrl import _core
+
+_DTYPES = ("float32", "float64", "int64", "int32", "uint8", "bool")
+_RESERVED = ("priorities", "handles", "weights")
+
+
+def _normalize_fields(fields: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+    """``{name: (shape, dtype)}`` -> ``[(name, shape, dtype)]``, validated."""
+    if not isinstance(fields, Mapping) or not fields:
+        raise TypeError(
+            "fields: expected a non-empty dict {name: (shape, dtype)}, e.g. "
+            f"{{'obs': ((4,), np.float32), 'act': ((), np.int64)}}, got {fields!r}"
+        )
+    out = []
+    for name, spec in fields.items():
+        if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
+            raise ValueError(f"fields: names must be identifiers other than {_RESERVED}, got {name!r}")
+        try:
+            shape, dtype = spec
+            shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"fields[{name!r}]: expected a (shape, dtype) pair, got {spec!r}") from None
+        if dtype.name not in _DTYPES:
+            raise TypeError(f"fields[{name!r}]: expected a dtype among {', '.join(_DTYPES)}, got {dtype.name}")
+        if any(d < 1 for d in shape):
+            raise ValueError(f"fields[{name!r}]: expected positive dimensions, got shape {shape}")
+        out.append((name, shape, dtype))
+    return out
+
+
+class ReplayBuffer:
+    """A fixed-capacity FIFO replay buffer with uniform sampling.
+
+    Args:
+        capacity: how many items it holds; the oldest is overwritten first.
+        fields: ``{name: (shape, dtype)}`` of one item, for instance
+            ``{"obs": ((4,), np.float32), "act": ((), np.int64)}``. Dtypes:
+            float32, float64, int64, int32, uint8, bool.
+        seed: makes sampling reproducible (None: fresh entropy).
+
+    ``ReplayBuffer.nbytes_for(capacity, fields)`` tells what a buffer costs
+    before it is allocated.
+    """
+
+    _prioritized = False
+
+    def __init__(self, capacity: int, fields: Mapping[str, Any], *, seed: int | None = None, **kwargs: Any) -> None:
+        self._fields = _normalize_fields(fields)
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
+            raise TypeError(f"capacity: expected an int, got {type(capacity).__name__}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+        elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed: expected None or an int in [0, 2**64), got {seed!r}")
+        self._core = _core.ReplayCore(
+            int(capacity),
+            [(n, s, d.name) for n, s, d in self._fields],
+            self._prioritized,
+            float(kwargs.get("alpha", 0.0)),
+            float(kwargs.get("eps", 0.0)),
+            int(seed),
+        )
+
+    @classmethod
+    def nbytes_for(cls, capacity: int, fields: Mapping[str, Any]) -> int:
+        """Bytes a buffer of ``capacity`` items of ``fields`` allocates."""
+        norm = _normalize_fields(fields)
+        return _core.replay_bytes_for(int(capacity), [(n, s, d.name) for n, s, d in norm], cls._prioritized)
+
+    @property
+    def capacity(self) -> int:
+        return self._core.capacity
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this buffer allocated (data, slot table and trees)."""
+        return self._core.nbytes
+
+    @property
+    def fields(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        return {n: (s, d) for n, s, d in self._fields}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: adds, dropped, samples, torn_redraws, updates, stale_updates."""
+        return self._core.stats
+
+    def __len__(self) -> int:
+        return self._core.size
+
+    def add(self, priorities: Any = None, **items: Any) -> None:
+        """Add a batch: one array per field with a leading batch dimension.
+
+        Arrays are cast to the field's dtype when numpy's "same_kind" rule
+        allows it (float64 -> float32 yes, float -> int no).
+        """
+        if priorities is not None and not self._prioritized:
+            raise TypeError("add: priorities= needs a PrioritizedReplayBuffer")
+        names = [n for n, _, _ in self._fields]
+        missing = [n for n in names if n not in items]
+        unknown = sorted(set(items) - set(names))
+        if missing or unknown:
+            raise ValueError(f"add: expected the fields {names}, got {sorted(items)} (missing {missing}, unknown {unknown})")
+        arrays, batch = [], None
+        for name, shape, dtype in self._fields:
+            a = np.asarray(items[name])
+            if a.shape[1:] != shape or a.ndim != len(shape) + 1:
+                raise ValueError(f"{name}: expected shape {('batch', *shape)}, got {a.shape}")
+            if batch is None:
+                batch = a.shape[0]
+            elif a.shape[0] != batch:
+                raise ValueError(f"{name}: expected the batch size of {names[0]} ({batch}), got {a.shape[0]}")
+            if a.dtype != dtype:
+                if not np.can_cast(a.dtype, dtype, "same_kind"):
+                    raise TypeError(f"{name}: expected dtype {dtype.name} (or one that casts to it), got {a.dtype.name}")
+                a = a.astype(dtype)
+            arrays.append(np.ascontiguousarray(a))
+        if priorities is not None:
+            priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
+        self._core.add(arrays, batch, priorities)
+
+    def sample(self, batch_size: int, *args: Any) -> dict[str, np.ndarray]:
+        """``batch_size`` items drawn uniformly with replacement: one array per
+        field plus ``handles`` naming the items."""
+        arrays, handles, _ = self._core.sample(int(batch_size), 0.0)
+        out = {n: a for (n, _, _), a in zip(self._fields, arrays)}
+        out["handles"] = handles
+        return out
+
+
+class PrioritizedReplayBuffer(ReplayBuffer):
+    """Proportional prioritized replay (Schaul et al. 2016).
+
+    ``P(i) = p_i^alpha / sum_k p_k^alpha`` with ``p_i = priority_i + eps``.
+    New items get the largest ``p`` seen so far (initially 1) unless
+    ``add(priorities=...)`` gives theirs (as Ape-X actors do). ``sample``
+    draws one item in each of ``batch_size`` equal segments of the total
+    priority (stratified) and returns importance weights
+    ``w_i = (N P(i))^-beta / max_j (N P(j))^-beta``, the maximum taken over
+    the whole buffer, which equals ``(p_min^alpha / p_i^alpha)^beta``.
+
+    ``update_priorities(handles, priorities)`` skips (and counts in
+    ``stats["stale_updates"]``) items overwritten since they were sampled.
+    """
+
+    _prioritized = True
+
+    def __init__(
+        self, capacity: int, fields: Mapping[str, Any], alpha: float = 0.6, eps: float = 1e-6, *, seed: int | None = None
+    ) -> None:
+        super().__init__(capacity, fields, seed=seed, alpha=alpha, eps=eps)
+
+    @property
+    def max_priority(self) -> float:
+        """The priority (with eps) new items get when none is given."""
+        return self._core.max_priority
+
+    def sample(self, batch_size: int, beta: float = 0.4) -> dict[str, np.ndarray]:
+        """``batch_size`` items, stratified by priority: one array per field,
+        ``handles`` and float64 importance ``weights`` for ``beta``."""
+        arrays, handles, weights = self._core.sample(int(batch_size), float(beta))
+        out = {n: a for (n, _, _), a in zip(self._fields, arrays)}
+        out["handles"] = handles
+        out["weights"] = weights
+        return out
+
+    def update_priorities(self, handles: Any, priorities: Any) -> int:
+        """Set new priorities (e.g. ``|td_error|``, before eps and alpha) for
+        sampled items; returns how many were stale and skipped."""
+        handles = np.ascontiguousarray(_as_numpy(handles))
+        if handles.dtype.kind not in "iu":
+            raise TypeError(f"handles: expected the int64 handles from sample(), got dtype {handles.dtype.name}")
+        priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
+        return self._core.update_priorities(handles.astype(np.int64, copy=False), priorities)
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    """numpy view of a numpy array, list or torch tensor (on any device)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)

@@ -1,0 +1,120 @@
+"""Replay buffer construction, sizes and bad input: clear errors, never UB."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import flockrl
+
+FIELDS = {"obs": ((4,), np.float32), "act": ((), np.int64), "rew": ((), np.float32), "done": ((), bool)}
+
+
+def batch(n, **over):
+    b = {
+        "obs": np.zeros((n, 4), np.float32),
+        "act": np.zeros(n, np.int64),
+        "rew": np.zeros(n, np.float32),
+        "done": np.zeros(n, bool),
+    }
+    b.update(over)
+    return b
+
+
+def test_nbytes_is_known_before_allocating():
+    # 4 floats + int64 + float + bool, each row padded to 8-byte words: 16 + 8 + 8 + 8 = 40.
+    uniform = flockrl.ReplayBuffer.nbytes_for(1000, FIELDS)
+    assert uniform == 1000 * 40 + 1000 * 8  # rows + slot words
+    prio = flockrl.PrioritizedReplayBuffer.nbytes_for(1000, FIELDS)
+    assert prio == uniform + 2 * 2 * 1024 * 8  # + sum and min trees over 1024 leaves
+    assert flockrl.PrioritizedReplayBuffer(1000, FIELDS).nbytes == prio
+
+
+def test_add_casts_compatible_dtypes_and_accepts_lists():
+    buf = flockrl.ReplayBuffer(10, FIELDS, seed=0)
+    buf.add(obs=np.ones((2, 4)), act=[1, 2], rew=[0.5, 1.5], done=[True, False])  # float64 -> float32 is same-kind
+    s = buf.sample(20)
+    assert s["obs"].dtype == np.float32 and s["act"].dtype == np.int64 and s["done"].dtype == np.bool_
+    assert set(s["act"]) == {1, 2}
+    assert len(buf) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (batch(2, act=np.zeros(2, np.float32)), TypeError, "act: expected dtype int64 .* got float32"),
+        (batch(2, obs=np.zeros((2, 3), np.float32)), ValueError, "obs: expected shape \\('batch', 4\\), got \\(2, 3\\)"),
+        (batch(2, rew=np.zeros(3, np.float32)), ValueError, "rew: expected the batch size of obs \\(2\\), got 3"),
+        ({k: v for k, v in batch(2).items() if k != "done"}, ValueError, "missing \\['done'\\]"),
+        (batch(2, extra=np.zeros(2)), ValueError, "unknown \\['extra'\\]"),
+        (batch(11), ValueError, "expected a batch of 1 to capacity=10 items, got 11"),
+        (batch(0), ValueError, "got 0"),
+        (batch(2, done=np.zeros(2, np.float32)), TypeError, "done: expected dtype bool"),
+    ],
+)
+def test_bad_add(kwargs, error, message):
+    buf = flockrl.PrioritizedReplayBuffer(10, FIELDS, seed=0)
+    with pytest.raises(error, match=message):
+        buf.add(**kwargs)
+    assert len(buf) == 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1.0])
+def test_bad_priorities(bad):
+    buf = flockrl.PrioritizedReplayBuffer(10, FIELDS, seed=0)
+    with pytest.raises(ValueError, match="priorities\\[1\\] = .*expected a finite number >= 0"):
+        buf.add(priorities=[1.0, bad], **batch(2))
+    buf.add(**batch(2))
+    s = buf.sample(2)
+    with pytest.raises(ValueError, match="priorities\\[0\\] = .*expected a finite number >= 0"):
+        buf.update_priorities(s["handles"], [bad, 1.0])
+    with pytest.raises(ValueError, match="priorities: expected shape \\(2,\\)"):
+        buf.update_priorities(s["handles"], [1.0])
+    with pytest.raises(ValueError, match="priorities: expected shape \\(2,\\)"):
+        buf.add(priorities=[1.0], **batch(2))
+
+
+def test_foreign_and_forged_handles_are_rejected():
+    a = flockrl.PrioritizedReplayBuffer(10, FIELDS, seed=0)
+    b = flockrl.PrioritizedReplayBuffer(10, FIELDS, seed=0)
+    a.add(**batch(3))
+    b.add(**batch(3))
+    hb = b.sample(4)["handles"]
+    with pytest.raises(ValueError, match="handles\\[0\\] = .* was not issued by this buffer"):
+        a.update_priorities(hb, np.ones(4))
+    ha = a.sample(2)["handles"]
+    with pytest.raises(ValueError, match="not issued"):
+        a.update_priorities(ha + 100, np.ones(2))  # a position never written
+    with pytest.raises(ValueError, match="not issued"):
+        a.update_priorities(np.array([-1, 0]), np.ones(2))
+    with pytest.raises(TypeError, match="handles: expected the int64 handles"):
+        a.update_priorities(ha.astype(np.float64), np.ones(2))
+    assert a.update_priorities(np.zeros(0, np.int64), np.zeros(0)) == 0
+
+
+def test_bad_sample_and_construction():
+    buf = flockrl.PrioritizedReplayBuffer(10, FIELDS, seed=0)
+    with pytest.raises(ValueError, match="the buffer is empty"):
+        buf.sample(4)
+    buf.add(**batch(1))
+    with pytest.raises(ValueError, match="batch_size: expected an int >= 1, got 0"):
+        buf.sample(0)
+    with pytest.raises(ValueError, match="beta: expected a finite number >= 0"):
+        buf.sample(2, beta=-1)
+    with pytest.raises(TypeError, match="priorities= needs a PrioritizedReplayBuffer"):
+        flockrl.ReplayBuffer(10, FIELDS).add(priorities=[1.0], **batch(1))
+    for fields, error, message in [
+        ({}, TypeError, "non-empty dict"),
+        ({"obs": (4,)}, TypeError, "expected a \\(shape, dtype\\) pair"),
+        ({"obs": ((4,), np.complex64)}, TypeError, "expected a dtype among float32"),
+        ({"obs": ((0,), np.float32)}, ValueError, "positive dimensions"),
+        ({"weights": ((), np.float32)}, ValueError, "names must be identifiers other than"),
+    ]:
+        with pytest.raises(error, match=message):
+            flockrl.ReplayBuffer(10, fields)
+    with pytest.raises(ValueError, match="capacity: expected an int >= 1, got 0"):
+        flockrl.ReplayBuffer(0, FIELDS)
+    with pytest.raises(ValueError, match="alpha: expected a finite number >= 0"):
+        flockrl.PrioritizedReplayBuffer(10, FIELDS, alpha=float("nan"))
+    with pytest.raises(ValueError, match="seed: expected None or an int"):
+        flockrl.ReplayBuffer(10, FIELDS, seed=-3)
