@@ -31,10 +31,12 @@ def test_bench_envs_without_peers():
 def test_bad_arguments_are_clear_errors():
     result = flockrl("bench", "envs", "--env", "Nope-v0")
     assert result.returncode == 2
-    assert "unknown env 'Nope-v0'; native envs: CartPole-v1" in result.stderr
+    assert "expected ids from CartPole-v1" in result.stderr and "got 'Nope-v0'" in result.stderr
     result = flockrl("bench", "envs", "--num-envs", "0,8")
     assert result.returncode == 2 and "expected ints >= 1" in result.stderr
     result = flockrl("bench", "envs", "--seconds", "-1")
-    assert result.returncode == 2 and "--seconds must be > 0" in result.stderr
+    assert result.returncode == 2 and "--seconds must be a number > 0" in result.stderr
+    result = flockrl("bench", "envs", "--seconds", "nan")
+    assert result.returncode == 2 and "--seconds must be a number > 0, got nan" in result.stderr
     result = flockrl("frobnicate")
     assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -24,17 +24,6 @@ std::string ShapeString(const py::array& a) { return py::str(a.attr("shape")).ca
 
 std::string DtypeString(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-// A C-contiguous array of T converted from `a` (a no-op when it already is).
-template <typename T>
-py::array_t<T> AsContiguous(const py::array& a, const char* what) {
-  try {
-    return py::array_t<T, py::array::c_style | py::array::forcecast>(a);
-  } catch (py::error_already_set& e) {
-    throw py::value_error(std::string(what) + ": cannot convert dtype " + DtypeString(a) + " to " +
-                          DtypeString(py::array_t<T>()) + ": " + e.what());
-  }
-}
-
 // One set of output arrays; copy=False keeps two and alternates between them.
 struct OutputArrays {
   py::array_t<float> obs;
@@ -99,22 +88,24 @@ class PyVecEnv {
     }
   }
 
-  int64_t num_envs() const { return env_->num_envs(); }
-
-  // seeds[i]: the 32-bit words of env i's seed (least significant first) or None.
-  void Seed(const std::vector<std::optional<std::vector<uint32_t>>>& seeds) {
-    CheckUsable("seed");
-    if (static_cast<int64_t>(seeds.size()) != num_envs()) {
-      throw py::value_error("seeds: expected " + std::to_string(num_envs()) + " entries, got " +
-                            std::to_string(seeds.size()));
-    }
-    for (std::size_t i = 0; i < seeds.size(); ++i) {
-      if (seeds[i]) env_->Seed(static_cast<int64_t>(i), SeedSequence(*seeds[i]));
+  // A step in flight reads actions_ and writes the output buffers: wait for
+  // it before they are freed.
+  ~PyVecEnv() {
+    if (pending_ && env_) {
+      py::gil_scoped_release release;
+      env_->WaitStep();
     }
   }
 
-  py::array Reset(const std::optional<py::array>& mask) {
+  int64_t num_envs() const { return env().num_envs(); }
+
+  // Resets the envs in `mask` (all if None) after reseeding those of them
+  // that have a seed: `seeds` is None, a uint64 array of one seed per env,
+  // or a list with, per env, the seed's 32-bit words (least significant
+  // first) or None. Validates everything before changing anything.
+  py::array Reset(const std::optional<py::array>& mask, const py::object& seeds) {
     CheckUsable("reset");
+    Busy busy(this);
     const bool* mask_ptr = nullptr;
     py::array_t<bool> mask_arr;
     if (mask) {
@@ -126,14 +117,17 @@ class PyVecEnv {
         throw py::value_error("reset_mask: expected shape (" + std::to_string(num_envs()) + ",), got " +
                               ShapeString(*mask));
       }
-      mask_arr = AsContiguous<bool>(*mask, "reset_mask");
+      mask_arr = py::array_t<bool, py::array::c_style | py::array::forcecast>(*mask);
       mask_ptr = mask_arr.data();
     }
+    std::vector<std::optional<SeedSequence>> seqs = SeedSequences(seeds);
     OutputArrays& out = NextOutputs();
     float* obs = out.obs.mutable_data();
     {
-      Busy busy(this);
       py::gil_scoped_release release;
+      for (std::size_t i = 0; i < seqs.size(); ++i) {
+        if (seqs[i] && (mask_ptr == nullptr || mask_ptr[i])) env_->Seed(static_cast<int64_t>(i), *seqs[i]);
+      }
       env_->Reset(mask_ptr, obs);
     }
     was_reset_ = true;
@@ -142,12 +136,12 @@ class PyVecEnv {
 
   py::tuple Step(const py::handle& actions) {
     CheckUsable("step");
+    Busy busy(this);  // before anything that can run Python code and switch threads
     CheckWasReset("step");
     LoadActions(actions);
     OutputArrays& out = NextOutputs();
     const StepOutputs ptrs = out.Pointers();
     {
-      Busy busy(this);
       py::gil_scoped_release release;
       env_->Step(actions_.data(), ptrs);
     }
@@ -156,19 +150,20 @@ class PyVecEnv {
 
   void StepAsync(const py::handle& actions) {
     CheckUsable("step_async");
+    Busy busy(this);
     CheckWasReset("step_async");
     LoadActions(actions);
     OutputArrays& out = NextOutputs();
-    pending_ = &out;
     env_->StartStep(actions_.data(), out.Pointers());
+    pending_ = &out;  // from here on every other call is refused until step_wait
   }
 
   py::tuple StepWait() {
     if (closed_) throw py::value_error("step_wait: this VecEnv is closed");
     if (busy_) throw py::value_error("step_wait: another thread is inside this VecEnv; use one VecEnv per thread");
     if (!pending_) throw py::value_error("step_wait: no step in flight; call step_async(actions) first");
+    Busy busy(this);
     {
-      Busy busy(this);
       py::gil_scoped_release release;
       env_->WaitStep();
     }
@@ -180,9 +175,12 @@ class PyVecEnv {
   void Close() {
     if (closed_) return;
     if (busy_) throw py::value_error("close: another thread is inside this VecEnv");
-    if (pending_) {
-      py::gil_scoped_release release;
-      env_->WaitStep();
+    {
+      Busy busy(this);
+      if (pending_) {
+        py::gil_scoped_release release;
+        env_->WaitStep();
+      }
     }
     pending_ = nullptr;
     closed_ = true;
@@ -219,6 +217,28 @@ class PyVecEnv {
     }
   }
 
+  std::vector<std::optional<SeedSequence>> SeedSequences(const py::object& seeds) const {
+    const auto n = static_cast<std::size_t>(num_envs());
+    std::vector<std::optional<SeedSequence>> seqs(n);
+    if (seeds.is_none()) return seqs;
+    if (py::isinstance<py::array>(seeds)) {
+      const auto arr = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>(seeds);
+      if (arr.ndim() != 1 || static_cast<std::size_t>(arr.shape(0)) != n) {
+        throw py::value_error("seed: expected " + std::to_string(n) + " seeds, got shape " + ShapeString(arr));
+      }
+      for (std::size_t i = 0; i < n; ++i) seqs[i].emplace(SeedSequence::WordsOf(arr.data()[i]));
+      return seqs;
+    }
+    const auto words = seeds.cast<std::vector<std::optional<std::vector<uint32_t>>>>();
+    if (words.size() != n) {
+      throw py::value_error("seed: expected " + std::to_string(n) + " seeds, got " + std::to_string(words.size()));
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (words[i]) seqs[i].emplace(*words[i]);
+    }
+    return seqs;
+  }
+
   void CheckWasReset(const char* what) const {
     if (!was_reset_) throw py::value_error(std::string(what) + ": call reset() before the first step");
   }
@@ -251,19 +271,30 @@ class PyVecEnv {
       if (arr.ndim() != 1 || arr.shape(0) != n) {
         throw py::value_error("actions: expected shape (" + std::to_string(n) + ",), got " + ShapeString(arr));
       }
-      const auto typed = AsContiguous<int64_t>(arr, "actions");
+      if (kind == 'u' && arr.itemsize() == 8) {  // values past INT64_MAX would wrap in the cast
+        const auto u = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>(arr);
+        for (int64_t i = 0; i < n; ++i) {
+          if (u.data()[i] >= static_cast<uint64_t>(spec.num_actions)) {
+            throw py::value_error("actions[" + std::to_string(i) + "] = " + std::to_string(u.data()[i]) +
+                                  ": expected an action of Discrete(" + std::to_string(spec.num_actions) + ")");
+          }
+        }
+      }
+      const auto typed = py::array_t<int64_t, py::array::c_style | py::array::forcecast>(arr);
       std::memcpy(actions_.data(), typed.data(), static_cast<std::size_t>(n) * sizeof(int64_t));
     } else {
-      if (kind != 'f') {
-        throw py::type_error("actions: expected a floating-point array for Box actions, got dtype " +
-                             DtypeString(arr));
+      // float32 only: gymnasium would compute in float64 for float64 actions,
+      // so casting them would silently change the trajectory.
+      if (kind != 'f' || arr.itemsize() != 4) {
+        throw py::type_error("actions: expected a float32 array for " + spec.id +
+                             "'s Box(float32) actions (cast with .astype(np.float32)), got dtype " + DtypeString(arr));
       }
       const int64_t dim = env_->action_dim();
       if (arr.ndim() != 2 || arr.shape(0) != n || arr.shape(1) != dim) {
         throw py::value_error("actions: expected shape (" + std::to_string(n) + ", " + std::to_string(dim) +
                               "), got " + ShapeString(arr));
       }
-      const auto typed = AsContiguous<float>(arr, "actions");
+      const auto typed = py::array_t<float, py::array::c_style | py::array::forcecast>(arr);
       std::memcpy(actions_.data(), typed.data(), static_cast<std::size_t>(n * dim) * sizeof(float));
     }
     const int64_t bad = env_->FirstInvalidAction(actions_.data());
@@ -347,10 +378,9 @@ void BindEnvs(py::module_& m) {
   py::class_<PyVecEnv>(m, "VecEnvCore", "N native envs stepped together in C++ (use flockrl.make_vec).")
       .def(py::init<const std::string&, int64_t, int, int, bool, int64_t>(), py::arg("env_id"), py::arg("num_envs"),
            py::arg("num_threads"), py::arg("autoreset_mode"), py::arg("copy"), py::arg("max_episode_steps") = 0)
-      .def("seed", &PyVecEnv::Seed, py::arg("seeds"),
-           "Reseed env i from seeds[i] (its 32-bit words, least significant first) unless it is None.")
-      .def("reset", &PyVecEnv::Reset, py::arg("mask") = std::nullopt,
-           "Reset the envs in mask (all if None); returns every env's observation.")
+      .def("reset", &PyVecEnv::Reset, py::arg("mask") = std::nullopt, py::arg("seeds") = py::none(),
+           "Reseed (where seeds has a seed) and reset the envs in mask (all if None); returns every env's "
+           "observation. seeds: None, a uint64 array, or per env a list of 32-bit words or None.")
       .def("step", &PyVecEnv::Step, py::arg("actions"),
            "Step every env; returns (obs, rewards, terminations, truncations, infos).")
       .def("step_async", &PyVecEnv::StepAsync, py::arg("actions"),

@@ -32,6 +32,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define FLOCKRL_CPU_RELAX() _mm_pause()
@@ -47,19 +49,27 @@ class ThreadPool {
  public:
   using ChunkFn = void (*)(void* ctx, int chunk);
 
-  explicit ThreadPool(int num_workers) : num_workers_(static_cast<uint32_t>(num_workers)) {
+  explicit ThreadPool(int num_workers) : num_workers_(static_cast<uint32_t>(num_workers)), owner_pid_(getpid()) {
     workers_.reserve(static_cast<std::size_t>(num_workers));
-    for (int w = 0; w < num_workers; ++w) {
-      workers_.emplace_back([this, w] { WorkerLoop(w); });
+    try {
+      for (int w = 0; w < num_workers; ++w) {
+        workers_.emplace_back([this, w] { WorkerLoop(w); });
+      }
+    } catch (...) {  // e.g. the process's thread limit: stop the started ones cleanly
+      StopWorkers();
+      throw;
     }
   }
 
   ~ThreadPool() {
     Wait();
-    stop_ = true;
-    Publish();
-    for (auto& t : workers_) t.join();
+    StopWorkers();
   }
+
+  // The process that created the workers. After fork() a child has the pool
+  // object but none of its threads (and possibly a mutex locked by one): it
+  // must not use or destroy it.
+  pid_t owner_pid() const { return owner_pid_; }
 
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -95,6 +105,15 @@ class ThreadPool {
 
  private:
   static constexpr int kSpinIterations = 2000;  // tens of microseconds of pause
+
+  void StopWorkers() {
+    stop_ = true;
+    checked_in_.store(0, std::memory_order_relaxed);
+    epoch_.fetch_add(1, std::memory_order_release);
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    new_job_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
 
   void Start(int n_chunks, int first_worker_chunk, ChunkFn fn, void* ctx) {
     Wait();
@@ -147,6 +166,7 @@ class ThreadPool {
   bool stop_ = false;
   bool busy_ = false;  // owner-only
   const uint32_t num_workers_;
+  const pid_t owner_pid_;
 
   // Hot words written by different threads sit on separate cache lines.
   alignas(64) std::atomic<uint32_t> epoch_{0};

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include <unistd.h>
 
 #include "common/thread_pool.h"
 #include "envs/vec_env.h"
@@ -25,10 +28,13 @@ class BatchedStepper final : public VecEnv {
 
   BatchedStepper(int64_t num_envs, int num_threads, AutoresetMode mode, int64_t max_episode_steps)
       : VecEnv(num_envs, num_threads, mode, max_episode_steps), envs_(static_cast<std::size_t>(num_envs)),
-        elapsed_(static_cast<std::size_t>(num_envs), 0) {}
+        elapsed_(static_cast<std::size_t>(num_envs), 0),
+        run_chunks_(ChunksFor(num_threads)),
+        async_chunks_(ChunksFor(std::max(1, num_threads - 1))) {}
 
   ~BatchedStepper() override {
-    if (pool_) pool_->Wait();
+    if (pool_ && pool_->owner_pid() == getpid()) pool_->Wait();
+    if (pool_ && pool_->owner_pid() != getpid()) (void)pool_.release();  // see Pool()
   }
 
   const EnvSpec& spec() const override { return Env::Spec(); }
@@ -61,7 +67,7 @@ class BatchedStepper final : public VecEnv {
   }
 
   void Step(const void* actions, const StepOutputs& out) override {
-    job_ = {static_cast<const Action*>(actions), out, ChunksFor(num_threads_)};
+    job_ = {static_cast<const Action*>(actions), out, run_chunks_};
     if (job_.chunks == 1) {
       StepRange(0, num_envs_);
     } else {
@@ -71,8 +77,7 @@ class BatchedStepper final : public VecEnv {
 
   void StartStep(const void* actions, const StepOutputs& out) override {
     // Background steps use the workers only, so the caller stays free.
-    const int workers = std::max(1, num_threads_ - 1);
-    job_ = {static_cast<const Action*>(actions), out, ChunksFor(workers)};
+    job_ = {static_cast<const Action*>(actions), out, async_chunks_};
     Pool().Submit(job_.chunks, &RunChunk, this);
   }
 
@@ -91,12 +96,19 @@ class BatchedStepper final : public VecEnv {
 
   int ChunksFor(int max_threads) const {
     const double work = static_cast<double>(num_envs_) * Env::Spec().relative_step_cost;
-    const int by_work = static_cast<int>(work / kMinWorkPerThread);
-    return std::clamp(by_work, 1, max_threads);
+    const double by_work = std::floor(work / kMinWorkPerThread);
+    return static_cast<int>(std::clamp(by_work, 1.0, static_cast<double>(max_threads)));
   }
 
+  // Workers are started on first use, as many as a step can give chunks to
+  // (every job wakes every worker, so idle ones would only cost).
   ThreadPool& Pool() {
-    if (!pool_) pool_ = std::make_unique<ThreadPool>(std::max(1, num_threads_ - 1));
+    if (pool_ && pool_->owner_pid() != getpid()) {
+      // A forked child: the workers live in the parent only. Abandon the
+      // object (its threads and mutex are not ours to touch) and start anew.
+      (void)pool_.release();
+    }
+    if (!pool_) pool_ = std::make_unique<ThreadPool>(std::max(run_chunks_ - 1, async_chunks_));
     return *pool_;
   }
 
@@ -144,6 +156,8 @@ class BatchedStepper final : public VecEnv {
 
   std::vector<Env> envs_;
   std::vector<int64_t> elapsed_;  // TimeLimit's step counter per env
+  const int run_chunks_;    // chunks of a Step (the caller takes one)
+  const int async_chunks_;  // chunks of a StartStep (workers only)
   Job job_{};
   std::unique_ptr<ThreadPool> pool_;
 };

@@ -17,8 +17,11 @@ class VecEnvCore:
         copy: bool,
         max_episode_steps: int = 0,
     ) -> None: ...
-    def seed(self, seeds: list[list[int] | None]) -> None: ...
-    def reset(self, mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.float32]: ...
+    def reset(
+        self,
+        mask: npt.NDArray[np.bool_] | None = None,
+        seeds: npt.NDArray[np.uint64] | list[list[int] | None] | None = None,
+    ) -> npt.NDArray[np.float32]: ...
     def step(
         self, actions: npt.ArrayLike
     ) -> tuple[

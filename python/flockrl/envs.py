@@ -34,6 +34,18 @@ def default_num_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+_MAX_NUM_ENVS = 2**31 - 1
+_MAX_THREADS = 1024
+
+
+def _check_int(value: Any, what: str, low: int, high: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what}: expected an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{what}: expected an int in [{low}, {high}], got {value}")
+    return int(value)
+
+
 def _seed_words(seed: Any, what: str) -> list[int]:
     """Split a seed into 32-bit words, least significant first, as numpy does."""
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
@@ -49,9 +61,9 @@ def _seed_words(seed: Any, what: str) -> list[int]:
             return words
 
 
-def _random_seed() -> int:
-    """Fresh OS entropy, as gymnasium uses for an env reset without a seed."""
-    return int(np.random.SeedSequence().entropy)
+def _fresh_base_seed() -> int:
+    """OS entropy for envs nobody seeded (each env then takes base + i)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 class NativeVecEnv(VectorEnv):
@@ -86,22 +98,21 @@ class NativeVecEnv(VectorEnv):
     ) -> None:
         if env_id not in _SPECS:
             raise ValueError(f"env_id: expected one of {', '.join(NATIVE_ENV_IDS)}, got {env_id!r}")
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)):
-            raise TypeError(f"num_envs: expected an int, got {type(num_envs).__name__}")
         try:
             autoreset_mode = AutoresetMode(autoreset_mode)
         except ValueError:
             valid = ", ".join(m.value for m in AutoresetMode)
             raise ValueError(f"autoreset_mode: expected one of {valid}, got {autoreset_mode!r}") from None
-        if num_threads is None:
-            num_threads = default_num_threads()
+        num_envs = _check_int(num_envs, "num_envs", 1, _MAX_NUM_ENVS)
+        num_threads = default_num_threads() if num_threads is None else num_threads
+        num_threads = _check_int(num_threads, "num_threads", 1, _MAX_THREADS)
         self._core = _core.VecEnvCore(
             env_id,
-            int(num_envs),
-            int(num_threads),
+            num_envs,
+            num_threads,
             _AUTORESET_CODES[autoreset_mode],
             bool(copy),
-            0 if max_episode_steps is None else int(max_episode_steps),
+            0 if max_episode_steps is None else _check_int(max_episode_steps, "max_episode_steps", 1, 2**62),
         )
         spec = _SPECS[env_id]
         self.env_id = env_id
@@ -118,27 +129,44 @@ class NativeVecEnv(VectorEnv):
         self.metadata = {"autoreset_mode": autoreset_mode, "render_modes": []}
         self.render_mode = None
         self.closed = False
-        # `seed` seeds env i with seed + i, like gymnasium's reset(seed=seed):
-        # the first reset() without a seed of its own starts from there.
-        self._apply_seeds(seed if seed is not None else [_random_seed() for _ in range(self.num_envs)])
+        # `seed` is the seed of the first reset() that gives none (env i gets
+        # seed + i, as with gymnasium's reset(seed=seed)); envs left without
+        # one then get fresh OS entropy, never a fixed default.
+        fresh = self._seed_argument(_fresh_base_seed())
+        self._first_reset_seeds = fresh
+        self._first_reset_seeds = self._with_first_reset_seeds(self._seed_argument(seed))
 
     @property
     def num_threads(self) -> int:
         """Threads a large step is split across (small batches run inline)."""
         return self._core.num_threads
 
-    def _apply_seeds(self, seed: int | Sequence[int | None] | None) -> None:
+    def _seed_argument(self, seed: int | Sequence[int | None] | None) -> Any:
+        """The core's form of a seed: None, uint64 array (env i: seed + i) or a
+        list of each env's seed words (or None)."""
+        n = self.num_envs
         if seed is None:
-            return
+            return None
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-            seeds: list[int | None] = [int(seed) + i for i in range(self.num_envs)]
-        elif isinstance(seed, Sequence) and not isinstance(seed, str):
-            if len(seed) != self.num_envs:
-                raise ValueError(f"seed: expected a list of {self.num_envs} seeds, got {len(seed)}")
-            seeds = list(seed)
-        else:
-            raise TypeError(f"seed: expected None, an int or a list of ints, got {type(seed).__name__}")
-        self._core.seed([None if s is None else _seed_words(s, f"seed[{i}]") for i, s in enumerate(seeds)])
+            _seed_words(seed, "seed")  # type and sign check
+            if int(seed) + n <= 2**64:
+                return np.arange(n, dtype=np.uint64) + np.uint64(seed)
+            return [_seed_words(int(seed) + i, "seed") for i in range(n)]
+        if isinstance(seed, Sequence) and not isinstance(seed, str):
+            if len(seed) != n:
+                raise ValueError(f"seed: expected a list of {n} seeds, got {len(seed)}")
+            return [None if s is None else _seed_words(s, f"seed[{i}]") for i, s in enumerate(seed)]
+        raise TypeError(f"seed: expected None, an int or a list of ints, got {type(seed).__name__}")
+
+    def _with_first_reset_seeds(self, seeds: Any) -> Any:
+        """At the first reset, envs without a seed take make_vec's."""
+        first = self._first_reset_seeds
+        if seeds is None:
+            return first
+        if isinstance(seeds, np.ndarray) or all(s is not None for s in seeds):
+            return seeds
+        first_words = [_seed_words(int(s), "seed") for s in first] if isinstance(first, np.ndarray) else first
+        return [s if s is not None else f for s, f in zip(seeds, first_words)]
 
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
@@ -158,8 +186,13 @@ class NativeVecEnv(VectorEnv):
                 raise TypeError(f"options['reset_mask']: expected a numpy array, got {type(mask).__name__}")
             if mask.shape == (self.num_envs,) and mask.dtype == np.bool_ and not mask.any():
                 raise ValueError("options['reset_mask']: expected at least one True value, got none")
-        self._apply_seeds(seed)
-        return self._core.reset(mask), {}
+        seeds = self._seed_argument(seed)
+        if self._first_reset_seeds is not None and mask is None:
+            seeds = self._with_first_reset_seeds(seeds)
+        obs = self._core.reset(mask, seeds)
+        if mask is None:
+            self._first_reset_seeds = None
+        return obs, {}
 
     def step(
         self, actions: Any
@@ -177,6 +210,13 @@ class NativeVecEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self._core.close()
+
+    def __del__(self) -> None:
+        # A step in flight must finish before the buffers it writes are freed;
+        # the core also waits in its destructor, this just does it early.
+        core = getattr(self, "_core", None)
+        if core is not None and not core.closed:
+            core.close()
 
     def __repr__(self) -> str:
         return f"NativeVecEnv({self.env_id}, num_envs={self.num_envs})"
