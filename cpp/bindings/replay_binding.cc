@@ -4,10 +4,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -27,9 +30,11 @@ const std::map<std::string, DType>& DTypesByName() {
 }
 
 using FieldTuple = std::tuple<std::string, std::vector<int64_t>, std::string>;
+// (samples_per_insert, min_size_to_sample, error_buffer)
+using LimiterTuple = std::tuple<double, int64_t, double>;
 
 ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha,
-                        double eps, uint64_t seed) {
+                        double eps, uint64_t seed, const std::optional<LimiterTuple>& limiter) {
   if (capacity < 1) throw py::value_error("capacity: expected an int >= 1, got " + std::to_string(capacity));
   if (capacity > (int64_t{1} << 40)) {
     throw py::value_error("capacity: expected at most 2**40, got " + std::to_string(capacity));
@@ -42,6 +47,20 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
     throw py::value_error("eps: expected a finite number >= 0, got " + std::to_string(eps));
   }
   ReplayConfig c;
+  if (limiter) {
+    const auto [spi, min_size, error_buffer] = *limiter;
+    if (!(spi > 0 && std::isfinite(spi))) {
+      throw py::value_error("samples_per_insert: expected a finite number > 0, got " + std::to_string(spi));
+    }
+    if (min_size < 1 || min_size > capacity) {
+      throw py::value_error("min_size_to_sample: expected an int in [1, capacity=" + std::to_string(capacity) +
+                            "], got " + std::to_string(min_size));
+    }
+    if (!(error_buffer >= 0 && std::isfinite(error_buffer))) {
+      throw py::value_error("error_buffer: expected a finite number >= 0, got " + std::to_string(error_buffer));
+    }
+    c.rate_limiter = RateLimiterConfig{spi, min_size, error_buffer};
+  }
   c.capacity = capacity;
   c.prioritized = prioritized;
   c.alpha = alpha;
@@ -61,12 +80,15 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
 class PyReplay {
  public:
   PyReplay(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha, double eps,
-           uint64_t seed)
-      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed)) {}
+           uint64_t seed, const std::optional<LimiterTuple>& limiter)
+      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed, limiter)) {}
 
   // arrays[f]: C-contiguous [batch, *shape] arrays of each field's dtype
-  // (checked by the Python wrapper, re-checked here by size).
-  void Add(const std::vector<py::array>& arrays, int64_t batch, const std::optional<py::array_t<double>>& prio) {
+  // (checked by the Python wrapper, re-checked here by size). Returns false
+  // if the rate limiter did not let the batch in within `timeout` seconds
+  // (negative: wait indefinitely).
+  bool Add(const std::vector<py::array>& arrays, int64_t batch, const std::optional<py::array_t<double>>& prio,
+           double timeout) {
     const auto& fields = buffer_.config().fields;
     if (arrays.size() != fields.size()) throw py::value_error("add: wrong number of field arrays");
     if (batch < 1 || batch > buffer_.capacity()) {
@@ -91,17 +113,44 @@ class PyReplay {
       p = prio->data();
       CheckPriorities(p, batch);
     }
+    if (RateLimiter* limiter = buffer_.rate_limiter()) {
+      if (!limiter->AllowableInsert(batch)) {
+        throw py::value_error("add: a batch of " + std::to_string(batch) +
+                              " items could stall the rate limiter (batch * samples_per_insert must be <= "
+                              "error_buffer = " + py::str(py::float_(limiter->error_buffer())).cast<std::string>() +
+                              "); add smaller batches or raise error_buffer");
+      }
+      if (!Await(*limiter, [&](double t, uint64_t seen) { return limiter->AwaitInsert(batch, t, seen); }, timeout)) {
+        return false;
+      }
+    }
     py::gil_scoped_release release;
     buffer_.Add(src, batch, p);
+    return true;
   }
 
-  py::tuple Sample(int64_t batch, double beta) {
+  // Returns None if the rate limiter did not allow the sample within `timeout`.
+  py::object Sample(int64_t batch, double beta, double timeout) {
     if (batch < 1) throw py::value_error("batch_size: expected an int >= 1, got " + std::to_string(batch));
     if (!(beta >= 0 && std::isfinite(beta))) {
       throw py::value_error("beta: expected a finite number >= 0, got " + std::to_string(beta));
     }
-    const int64_t size = buffer_.Size();
-    if (size == 0) throw py::value_error("sample: the buffer is empty; add items first");
+    if (RateLimiter* limiter = buffer_.rate_limiter()) {
+      if (!limiter->AllowableSample(batch)) {
+        throw py::value_error("sample: a batch of " + std::to_string(batch) +
+                              " could stall the rate limiter (batch_size must be <= error_buffer = " +
+                              py::str(py::float_(limiter->error_buffer())).cast<std::string>() +
+                              "); raise error_buffer");
+      }
+      if (!Await(*limiter, [&](double t, uint64_t seen) { return limiter->AwaitSample(batch, t, seen); }, timeout)) {
+        return py::none();
+      }
+      // The limiter counts inserts when they are claimed: the first rows
+      // may still be in a writer's hands.
+      py::gil_scoped_release release;
+      while (buffer_.Size() == 0) std::this_thread::yield();
+    }
+    if (buffer_.Size() == 0) throw py::value_error("sample: the buffer is empty; add items first");
     py::list out;
     std::vector<uint8_t*> dst;
     for (const FieldSpec& f : buffer_.config().fields) {
@@ -151,6 +200,11 @@ class PyReplay {
     return buffer_.UpdatePriorities(h, p, n);
   }
 
+  // Wakes threads blocked by the rate limiter: their add/sample give up.
+  void Interrupt() {
+    if (RateLimiter* limiter = buffer_.rate_limiter()) limiter->Interrupt();
+  }
+
   int64_t size() const { return buffer_.Size(); }
   int64_t capacity() const { return buffer_.capacity(); }
   double max_priority() const { return buffer_.MaxPriority(); }
@@ -185,6 +239,29 @@ class PyReplay {
     return "";
   }
 
+  // Waits for `claim(slice, interrupts_seen)` in slices of at most 50 ms
+  // with the GIL released, checking for Ctrl-C in between. timeout < 0: no
+  // limit. False on timeout or on limiter.Interrupt().
+  template <typename Claim>
+  static bool Await(const RateLimiter& limiter, Claim claim, double timeout) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    const uint64_t interrupts = limiter.interrupts();
+    for (;;) {
+      const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const double left = timeout < 0 ? 0.05 : std::min(0.05, timeout - elapsed);
+      bool ok;
+      {
+        py::gil_scoped_release release;
+        ok = claim(std::max(left, 0.0), interrupts);
+      }
+      if (ok) return true;
+      if (limiter.interrupts() != interrupts) return false;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+      if (timeout >= 0 && std::chrono::duration<double>(Clock::now() - start).count() >= timeout) return false;
+    }
+  }
+
   static void CheckPriorities(const double* p, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
       if (!(p[i] >= 0) || !std::isfinite(p[i])) {
@@ -203,16 +280,20 @@ void BindReplay(py::module_& m) {
   m.def(
       "replay_bytes_for",
       [](int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized) {
-        return ReplayBuffer::BytesFor(MakeConfig(capacity, fields, prioritized, 0.6, 0.0, 0));
+        return ReplayBuffer::BytesFor(MakeConfig(capacity, fields, prioritized, 0.6, 0.0, 0, std::nullopt));
       },
       py::arg("capacity"), py::arg("fields"), py::arg("prioritized"),
       "Bytes a replay buffer of this configuration allocates.");
 
   py::class_<PyReplay>(m, "ReplayCore", "Lock-free replay storage (use flockrl.ReplayBuffer/PrioritizedReplayBuffer).")
-      .def(py::init<int64_t, const std::vector<FieldTuple>&, bool, double, double, uint64_t>(), py::arg("capacity"),
-           py::arg("fields"), py::arg("prioritized"), py::arg("alpha"), py::arg("eps"), py::arg("seed"))
-      .def("add", &PyReplay::Add, py::arg("arrays"), py::arg("batch"), py::arg("priorities") = std::nullopt)
-      .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"))
+      .def(py::init<int64_t, const std::vector<FieldTuple>&, bool, double, double, uint64_t,
+                    const std::optional<LimiterTuple>&>(),
+           py::arg("capacity"), py::arg("fields"), py::arg("prioritized"), py::arg("alpha"), py::arg("eps"),
+           py::arg("seed"), py::arg("rate_limiter") = std::nullopt)
+      .def("add", &PyReplay::Add, py::arg("arrays"), py::arg("batch"), py::arg("priorities") = std::nullopt,
+           py::arg("timeout") = -1.0)
+      .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0)
+      .def("interrupt", &PyReplay::Interrupt)
       .def("update_priorities", &PyReplay::UpdatePriorities, py::arg("handles"), py::arg("priorities"))
       .def("tree_state", &PyReplay::tree_state)
       .def_property_readonly("size", &PyReplay::size)

@@ -7,9 +7,13 @@
 //   a sample of m is allowed when   inserts >= min_size_to_sample and
 //                                   diff - m >= min_diff
 // where [min_diff, max_diff] = samples_per_insert * min_size_to_sample
-// -/+ error_buffer. A request that no state could ever allow (n *
-// samples_per_insert or m larger than 2 * error_buffer) is rejected up front
-// by the caller (Allowable*), rather than waiting forever.
+// -/+ error_buffer. Progress is guaranteed when every insert batch has
+// n * samples_per_insert <= error_buffer and every sample batch m <=
+// error_buffer: then while filling up (diff = inserts * spi < spi *
+// min_size) an insert overshoots max_diff by nothing, a first sample finds
+// diff - m >= min_diff, and afterwards each side leaves the other room for
+// a full batch. Callers reject larger requests up front (Allowable*) rather
+// than risk waiting forever.
 //
 // Concurrency: TryInsert/TrySample are lock-free: each checks the condition
 // against the other counter and claims its own with a CAS. Reading the other
@@ -49,40 +53,28 @@ class RateLimiter {
   int64_t min_size_to_sample() const { return min_size_; }
   double error_buffer() const { return error_buffer_; }
 
-  // Whether some state lets a request of this size through.
-  bool AllowableInsert(int64_t n) const { return static_cast<double>(n) * spi_ <= 2 * error_buffer_; }
-  bool AllowableSample(int64_t m) const { return static_cast<double>(m) <= 2 * error_buffer_; }
+  // Whether a request of this size is sure to get through eventually.
+  bool AllowableInsert(int64_t n) const { return static_cast<double>(n) * spi_ <= error_buffer_; }
+  bool AllowableSample(int64_t m) const { return static_cast<double>(m) <= error_buffer_; }
 
-  // Claims n inserts if allowed now. Thread-safe, lock-free.
-  bool TryInsert(int64_t n) {
-    const int64_t samples = samples_.load(std::memory_order_seq_cst);
-    int64_t inserts = inserts_.load(std::memory_order_seq_cst);
-    do {
-      if (Diff(inserts + n, samples) > max_diff_) return false;
-    } while (!inserts_.compare_exchange_weak(inserts, inserts + n, std::memory_order_seq_cst));
-    WakeWaiters();
-    return true;
-  }
-
-  // Claims m samples if allowed now. Thread-safe, lock-free.
-  bool TrySample(int64_t m) {
-    const int64_t inserts = inserts_.load(std::memory_order_seq_cst);
-    int64_t samples = samples_.load(std::memory_order_seq_cst);
-    do {
-      if (inserts < min_size_ || Diff(inserts, samples + m) < min_diff_) return false;
-    } while (!samples_.compare_exchange_weak(samples, samples + m, std::memory_order_seq_cst));
-    WakeWaiters();
-    return true;
-  }
+  // Claims n inserts if allowed now. Thread-safe, lock-free unless a
+  // waiter must be woken.
+  bool TryInsert(int64_t n) { return ClaimInsert(n) && (WakeWaiters(), true); }
+  // Claims m samples if allowed now. Thread-safe, as TryInsert.
+  bool TrySample(int64_t m) { return ClaimSample(m) && (WakeWaiters(), true); }
 
   // Blocking forms: wait up to `timeout_s` seconds; false on timeout or
-  // after Interrupt(). Thread-safe.
-  bool AwaitInsert(int64_t n, double timeout_s) {
-    return Await([&] { return TryInsert(n); }, timeout_s);
+  // once Interrupt() was called after the caller read `interrupts_seen`
+  // from interrupts() (so a wait made of several slices can be interrupted
+  // between them). Thread-safe.
+  bool AwaitInsert(int64_t n, double timeout_s, uint64_t interrupts_seen) {
+    return Await([&] { return ClaimInsert(n); }, timeout_s, interrupts_seen);
   }
-  bool AwaitSample(int64_t m, double timeout_s) {
-    return Await([&] { return TrySample(m); }, timeout_s);
+  bool AwaitSample(int64_t m, double timeout_s, uint64_t interrupts_seen) {
+    return Await([&] { return ClaimSample(m); }, timeout_s, interrupts_seen);
   }
+
+  uint64_t interrupts() const { return interrupts_.load(std::memory_order_seq_cst); }
 
   // Wakes every waiter; waits in progress return false. Thread-safe.
   void Interrupt() {
@@ -96,6 +88,24 @@ class RateLimiter {
   int64_t samples() const { return samples_.load(std::memory_order_relaxed); }
 
  private:
+  bool ClaimInsert(int64_t n) {
+    const int64_t samples = samples_.load(std::memory_order_seq_cst);
+    int64_t inserts = inserts_.load(std::memory_order_seq_cst);
+    do {
+      if (Diff(inserts + n, samples) > max_diff_) return false;
+    } while (!inserts_.compare_exchange_weak(inserts, inserts + n, std::memory_order_seq_cst));
+    return true;
+  }
+
+  bool ClaimSample(int64_t m) {
+    const int64_t inserts = inserts_.load(std::memory_order_seq_cst);
+    int64_t samples = samples_.load(std::memory_order_seq_cst);
+    do {
+      if (inserts < min_size_ || Diff(inserts, samples + m) < min_diff_) return false;
+    } while (!samples_.compare_exchange_weak(samples, samples + m, std::memory_order_seq_cst));
+    return true;
+  }
+
   double Diff(int64_t inserts, int64_t samples) const {
     return static_cast<double>(inserts) * spi_ - static_cast<double>(samples);
   }
@@ -106,12 +116,13 @@ class RateLimiter {
     cv_.notify_all();
   }
 
-  template <typename TryFn>
-  bool Await(TryFn try_claim, double timeout_s) {
-    if (try_claim()) return true;
+  // `claim` never wakes anyone itself: it may run under mutex_, and the
+  // waking happens once the mutex is released.
+  template <typename ClaimFn>
+  bool Await(ClaimFn try_claim, double timeout_s, uint64_t interrupts) {
+    if (try_claim()) return WakeWaiters(), true;
     if (timeout_s <= 0) return false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-    const uint64_t interrupts = interrupts_.load(std::memory_order_seq_cst);
     waiters_.fetch_add(1, std::memory_order_seq_cst);
     std::unique_lock<std::mutex> lock(mutex_);
     bool claimed = false;
@@ -123,6 +134,7 @@ class RateLimiter {
     }
     lock.unlock();
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    if (claimed) WakeWaiters();
     return claimed;
   }
 

@@ -24,6 +24,8 @@
 //   UpdatePriorities   thread-safe; an update whose handle was overwritten
 //                      since it was sampled is skipped and counted. Within one
 //                      call, the last of duplicate handles wins.
+// With a rate limiter, callers claim through rate_limiter() before Add and
+// Sample (the bindings do, waiting in slices so Ctrl-C stays responsive).
 // Save/Load are not thread-safe (the caller stops other users first).
 #pragma once
 
@@ -32,6 +34,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -39,10 +42,17 @@
 
 #include "common/pcg64.h"
 #include "replay/priority_tree.h"
+#include "replay/rate_limiter.h"
 #include "replay/slot_table.h"
 #include "replay/storage.h"
 
 namespace flockrl {
+
+struct RateLimiterConfig {
+  double samples_per_insert = 1.0;
+  int64_t min_size_to_sample = 1;
+  double error_buffer = 1000.0;
+};
 
 struct ReplayConfig {
   int64_t capacity = 0;
@@ -51,6 +61,7 @@ struct ReplayConfig {
   double alpha = 0.6;
   double eps = 1e-6;
   uint64_t seed = 0;
+  std::optional<RateLimiterConfig> rate_limiter;  // none: adds and samples never wait
 };
 
 struct ReplayStats {
@@ -73,6 +84,10 @@ class ReplayBuffer {
         storage_(config_.capacity, config_.fields),
         slots_(config_.capacity),
         tree_(config_.prioritized ? std::make_unique<PriorityTree>(config_.capacity) : nullptr),
+        limiter_(config_.rate_limiter ? std::make_unique<RateLimiter>(config_.rate_limiter->samples_per_insert,
+                                                                       config_.rate_limiter->min_size_to_sample,
+                                                                       config_.rate_limiter->error_buffer)
+                                      : nullptr),
         tag_(RandomTag()) {}
 
   // Bytes a buffer with this configuration allocates.
@@ -213,6 +228,9 @@ class ReplayBuffer {
     return n - applied;
   }
 
+  // Null when the buffer has no rate limiter.
+  RateLimiter* rate_limiter() { return limiter_.get(); }
+
   // Racy observer for tests: leaf p^alpha of a slot (prioritized only).
   const PriorityTree* tree() const { return tree_.get(); }
   const SlotTable& slots() const { return slots_; }
@@ -253,6 +271,7 @@ class ReplayBuffer {
   ReplayStorage storage_;
   SlotTable slots_;
   std::unique_ptr<PriorityTree> tree_;  // null for a uniform buffer
+  std::unique_ptr<RateLimiter> limiter_;
   const uint64_t tag_;
 
   // Written by different threads: each on its own cache line.

@@ -43,7 +43,40 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
+// Two inserters and a sampler through the rate limiter: blocking waits,
+// interrupts, and the samples-per-insert bounds under contention.
+void StressRateLimiter() {
+  constexpr double kSpi = 4.0, kErrorBuffer = 256.0;
+  constexpr int64_t kMinSize = 64;
+  RateLimiter limiter(kSpi, kMinSize, kErrorBuffer);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> inserted{0}, sampled{0};
+  auto inserter = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (limiter.AwaitInsert(16, 0.01, limiter.interrupts())) inserted.fetch_add(16);
+    }
+  };
+  auto sampler = [&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (limiter.AwaitSample(32, 0.01, limiter.interrupts())) sampled.fetch_add(32);
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(inserter);
+  threads.emplace_back(inserter);
+  threads.emplace_back(sampler);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  limiter.Interrupt();
+  for (auto& t : threads) t.join();
+  const double diff = static_cast<double>(inserted.load()) * kSpi - static_cast<double>(sampled.load());
+  CHECK(diff >= kSpi * kMinSize - kErrorBuffer && diff <= kSpi * kMinSize + kErrorBuffer);
+  CHECK(limiter.inserts() == inserted.load() && limiter.samples() == sampled.load());
+  CHECK(sampled.load() > 0);
+}
+
 int main() {
+  StressRateLimiter();
   ReplayBuffer buffer(Config());
   std::atomic<bool> stop{false};
   std::atomic<int64_t> offered{0}, sampled{0}, torn_seen{0};

@@ -1,7 +1,7 @@
 """flockrl: parallel and distributed reinforcement learning with C++ cores."""
 
 from flockrl.envs import NATIVE_ENV_IDS, NativeVecEnv, make_vec
-from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer
+from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 
 __version__ = "0.1.0"
 
@@ -10,6 +10,7 @@ __all__ = [
     "NativeVecEnv",
     "PrioritizedReplayBuffer",
     "ReplayBuffer",
+    "SampleToInsertRatio",
     "make_vec",
     "__version__",
 ]

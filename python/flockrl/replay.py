@@ -9,6 +9,7 @@ the exact concurrency contract.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,28 @@ def _normalize_fields(fields: Mapping[str, Any]) -> list[tuple[str, tuple[int, .
     return out
 
 
+@dataclass(frozen=True)
+class SampleToInsertRatio:
+    """Keeps sampled items close to ``samples_per_insert`` x inserted items
+    (Reverb's rate limiter of the same name), so actors and learner stay in step.
+
+    With ``diff = inserts * samples_per_insert - samples``, an ``add`` waits
+    while it would push ``diff`` above ``samples_per_insert *
+    min_size_to_sample + error_buffer``, and a ``sample`` waits until at
+    least ``min_size_to_sample`` items were added and while it would push
+    ``diff`` below ``samples_per_insert * min_size_to_sample - error_buffer``.
+    """
+
+    samples_per_insert: float
+    """Target number of sampled items per inserted item."""
+    min_size_to_sample: int = 1
+    """Items to insert before the first sample is allowed."""
+    error_buffer: float = 1000.0
+    """Slack around the target, in sampled items. It must be at least every
+    sample batch and samples_per_insert times every add batch (larger
+    batches are refused, since they could stall both sides forever)."""
+
+
 class ReplayBuffer:
     """A fixed-capacity FIFO replay buffer with uniform sampling.
 
@@ -53,6 +76,8 @@ class ReplayBuffer:
             ``{"obs": ((4,), np.float32), "act": ((), np.int64)}``. Dtypes:
             float32, float64, int64, int32, uint8, bool.
         seed: makes sampling reproducible (None: fresh entropy).
+        rate_limiter: a ``SampleToInsertRatio`` making ``add`` and ``sample``
+            wait for each other (None: they never wait).
 
     ``ReplayBuffer.nbytes_for(capacity, fields)`` tells what a buffer costs
     before it is allocated.
@@ -60,7 +85,15 @@ class ReplayBuffer:
 
     _prioritized = False
 
-    def __init__(self, capacity: int, fields: Mapping[str, Any], *, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        fields: Mapping[str, Any],
+        *,
+        seed: int | None = None,
+        rate_limiter: SampleToInsertRatio | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._fields = _normalize_fields(fields)
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
             raise TypeError(f"capacity: expected an int, got {type(capacity).__name__}")
@@ -68,6 +101,9 @@ class ReplayBuffer:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
             raise ValueError(f"seed: expected None or an int in [0, 2**64), got {seed!r}")
+        if rate_limiter is not None and not isinstance(rate_limiter, SampleToInsertRatio):
+            raise TypeError(f"rate_limiter: expected a SampleToInsertRatio or None, got {type(rate_limiter).__name__}")
+        self.rate_limiter = rate_limiter
         self._core = _core.ReplayCore(
             int(capacity),
             [(n, s, d.name) for n, s, d in self._fields],
@@ -75,6 +111,13 @@ class ReplayBuffer:
             float(kwargs.get("alpha", 0.0)),
             float(kwargs.get("eps", 0.0)),
             int(seed),
+            None
+            if rate_limiter is None
+            else (
+                float(rate_limiter.samples_per_insert),
+                int(rate_limiter.min_size_to_sample),
+                float(rate_limiter.error_buffer),
+            ),
         )
 
     @classmethod
@@ -104,11 +147,18 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self._core.size
 
-    def add(self, priorities: Any = None, **items: Any) -> None:
+    def interrupt(self) -> None:
+        """Wake every thread the rate limiter holds in ``add``/``sample``;
+        those calls give up (``add`` returns False, ``sample`` None)."""
+        self._core.interrupt()
+
+    def add(self, priorities: Any = None, timeout: float | None = None, **items: Any) -> bool:
         """Add a batch: one array per field with a leading batch dimension.
 
         Arrays are cast to the field's dtype when numpy's "same_kind" rule
-        allows it (float64 -> float32 yes, float -> int no).
+        allows it (float64 -> float32 yes, float -> int no). With a rate
+        limiter, waits up to ``timeout`` seconds (None: as long as it takes;
+        0: not at all) and returns False if the batch was not let in.
         """
         if priorities is not None and not self._prioritized:
             raise TypeError("add: priorities= needs a PrioritizedReplayBuffer")
@@ -133,14 +183,23 @@ class ReplayBuffer:
             arrays.append(np.ascontiguousarray(a))
         if priorities is not None:
             priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
-        self._core.add(arrays, batch, priorities)
+        return self._core.add(arrays, batch, priorities, _timeout(timeout))
 
-    def sample(self, batch_size: int, *args: Any) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, timeout: float | None = None) -> dict[str, np.ndarray] | None:
         """``batch_size`` items drawn uniformly with replacement: one array per
-        field plus ``handles`` naming the items."""
-        arrays, handles, _ = self._core.sample(int(batch_size), 0.0)
+        field plus ``handles`` naming the items. With a rate limiter, waits up
+        to ``timeout`` seconds and returns None if not allowed by then."""
+        return self._sample(batch_size, 0.0, timeout)
+
+    def _sample(self, batch_size: int, beta: float, timeout: float | None) -> dict[str, np.ndarray] | None:
+        result = self._core.sample(int(batch_size), float(beta), _timeout(timeout))
+        if result is None:
+            return None
+        arrays, handles, weights = result
         out = {n: a for (n, _, _), a in zip(self._fields, arrays)}
         out["handles"] = handles
+        if weights is not None:
+            out["weights"] = weights
         return out
 
 
@@ -162,23 +221,27 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     _prioritized = True
 
     def __init__(
-        self, capacity: int, fields: Mapping[str, Any], alpha: float = 0.6, eps: float = 1e-6, *, seed: int | None = None
+        self,
+        capacity: int,
+        fields: Mapping[str, Any],
+        alpha: float = 0.6,
+        eps: float = 1e-6,
+        *,
+        seed: int | None = None,
+        rate_limiter: SampleToInsertRatio | None = None,
     ) -> None:
-        super().__init__(capacity, fields, seed=seed, alpha=alpha, eps=eps)
+        super().__init__(capacity, fields, seed=seed, rate_limiter=rate_limiter, alpha=alpha, eps=eps)
 
     @property
     def max_priority(self) -> float:
         """The priority (with eps) new items get when none is given."""
         return self._core.max_priority
 
-    def sample(self, batch_size: int, beta: float = 0.4) -> dict[str, np.ndarray]:
+    def sample(self, batch_size: int, beta: float = 0.4, timeout: float | None = None) -> dict[str, np.ndarray] | None:
         """``batch_size`` items, stratified by priority: one array per field,
-        ``handles`` and float64 importance ``weights`` for ``beta``."""
-        arrays, handles, weights = self._core.sample(int(batch_size), float(beta))
-        out = {n: a for (n, _, _), a in zip(self._fields, arrays)}
-        out["handles"] = handles
-        out["weights"] = weights
-        return out
+        ``handles`` and float64 importance ``weights`` for ``beta``. With a
+        rate limiter, waits up to ``timeout`` seconds (None if not allowed)."""
+        return self._sample(batch_size, beta, timeout)
 
     def update_priorities(self, handles: Any, priorities: Any) -> int:
         """Set new priorities (e.g. ``|td_error|``, before eps and alpha) for
@@ -188,6 +251,16 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             raise TypeError(f"handles: expected the int64 handles from sample(), got dtype {handles.dtype.name}")
         priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
         return self._core.update_priorities(handles.astype(np.int64, copy=False), priorities)
+
+
+def _timeout(timeout: float | None) -> float:
+    """The core's form: seconds, negative for no limit."""
+    if timeout is None:
+        return -1.0
+    timeout = float(timeout)
+    if not timeout >= 0:
+        raise ValueError(f"timeout: expected None or a number >= 0, got {timeout}")
+    return timeout
 
 
 def _as_numpy(x: Any) -> np.ndarray:
