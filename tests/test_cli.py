@@ -28,6 +28,15 @@ def test_bench_envs_without_peers():
     assert "| Pendulum-v1 | 4 |" in result.stdout and "gymnasium" not in result.stdout.split("\n", 1)[1]
 
 
+def test_bench_replay_quick_prints_rates_and_the_concurrency_scenario():
+    result = flockrl("bench", "replay", "--quick", "--no-peers")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Machine: ")
+    assert "prioritized" in out and "uniform" in out and "sample+update" in out
+    assert "learner" in out
+
+
 def test_bad_arguments_are_clear_errors():
     result = flockrl("bench", "envs", "--env", "Nope-v0")
     assert result.returncode == 2

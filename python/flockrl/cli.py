@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``flockrl bench envs`` (training arrives with the trainer)."""
+"""The ``flockrl`` command line: ``flockrl bench envs|replay`` (training arrives with the trainer)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def _build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--seconds", type=float, default=0.5, help="minimum time per measurement (default 0.5)")
     envs.add_argument("--quick", action="store_true", help="CartPole-v1 only, n=1,512,4096, 0.2 s each")
     envs.add_argument("--no-peers", action="store_true", help="measure flockrl only")
+
+    replay = targets.add_parser("replay", help="replay add/sample/update rates: flockrl vs cpprb and TorchRL")
+    replay.add_argument("--quick", action="store_true", help="small buffers and short windows (a smoke test)")
+    replay.add_argument("--no-peers", action="store_true", help="measure flockrl only")
+    replay.add_argument("--no-concurrency", action="store_true", help="skip the writers + learner scenario")
     return parser
 
 
@@ -53,10 +58,20 @@ def _bench_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_replay(args: argparse.Namespace) -> int:
+    from flockrl import bench_replay
+
+    rows = bench_replay.run(peers=not args.no_peers, concurrency=not args.no_concurrency, quick=args.quick)
+    print(bench_replay.format_table(rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "bench" and args.target == "envs":
         return _bench_envs(args)
+    if args.command == "bench" and args.target == "replay":
+        return _bench_replay(args)
     raise AssertionError(f"unhandled command {args}")  # argparse rejects anything else
 
 
