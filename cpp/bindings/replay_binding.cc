@@ -81,7 +81,38 @@ class PyReplay {
  public:
   PyReplay(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha, double eps,
            uint64_t seed, const std::optional<LimiterTuple>& limiter)
-      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed, limiter)) {}
+      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed, limiter)) {
+    for (const FieldSpec& f : buffer_.config().fields) dtype_nums_.push_back(py::dtype(NumpyName(f.dtype)).num());
+  }
+
+  // The fast path of ReplayBuffer.add: exactly the declared fields, each a
+  // C-contiguous array of exactly the field's dtype and item shape. Returns
+  // None for anything else; the Python wrapper then converts (or explains
+  // what is wrong) and calls Add.
+  py::object AddIfExact(const py::dict& items, const std::optional<py::array_t<double>>& prio, double timeout) {
+    const auto& fields = buffer_.config().fields;
+    if (items.size() != fields.size()) return py::none();
+    std::vector<py::array> arrays;
+    arrays.reserve(fields.size());
+    int64_t batch = -1;
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+      PyObject* obj = PyDict_GetItemString(items.ptr(), fields[f].name.c_str());  // borrowed
+      if (obj == nullptr || !py::isinstance<py::array>(obj)) return py::none();
+      auto a = py::reinterpret_borrow<py::array>(obj);
+      const auto& shape = fields[f].shape;
+      if (a.dtype().num() != dtype_nums_[f] || !(a.flags() & py::array::c_style) ||
+          a.ndim() != static_cast<py::ssize_t>(shape.size()) + 1) {
+        return py::none();
+      }
+      for (std::size_t d = 0; d < shape.size(); ++d) {
+        if (a.shape(static_cast<py::ssize_t>(d) + 1) != shape[d]) return py::none();
+      }
+      if (batch >= 0 && a.shape(0) != batch) return py::none();
+      batch = a.shape(0);
+      arrays.push_back(std::move(a));
+    }
+    return py::bool_(Add(arrays, batch, prio, timeout));
+  }
 
   // arrays[f]: C-contiguous [batch, *shape] arrays of each field's dtype
   // (checked by the Python wrapper, re-checked here by size). Returns false
@@ -272,6 +303,7 @@ class PyReplay {
   }
 
   ReplayBuffer buffer_;
+  std::vector<int> dtype_nums_;  // numpy type number of each field
 };
 
 }  // namespace
@@ -291,6 +323,8 @@ void BindReplay(py::module_& m) {
            py::arg("capacity"), py::arg("fields"), py::arg("prioritized"), py::arg("alpha"), py::arg("eps"),
            py::arg("seed"), py::arg("rate_limiter") = std::nullopt)
       .def("add", &PyReplay::Add, py::arg("arrays"), py::arg("batch"), py::arg("priorities") = std::nullopt,
+           py::arg("timeout") = -1.0)
+      .def("add_if_exact", &PyReplay::AddIfExact, py::arg("items"), py::arg("priorities") = std::nullopt,
            py::arg("timeout") = -1.0)
       .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0)
       .def("interrupt", &PyReplay::Interrupt)

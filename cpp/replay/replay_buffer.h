@@ -158,28 +158,39 @@ class ReplayBuffer {
     Pcg64 rng = CallRng();
     const double total = tree_ ? tree_->Total() : 0.0;
     const double min_leaf = tree_ ? tree_->Min() : 0.0;
-    const int64_t size = Size();
+    const auto size = static_cast<uint64_t>(Size());
+    const auto n = static_cast<std::size_t>(batch);
+    // One draw per item first, all walks and row loads overlapped; an item
+    // whose draw fails (empty leaf, row being written, torn copy) is drawn
+    // again on its own below.
+    std::vector<int64_t> slots(n);
+    if (tree_) {
+      std::vector<double> masses(n);
+      for (std::size_t i = 0; i < n; ++i) masses[i] = Stratum(i, batch, total, rng);
+      tree_->FindPrefixSums(masses.data(), slots.data(), batch);
+    } else {
+      for (std::size_t i = 0; i < n; ++i) slots[i] = UniformSlot(size, rng);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      slots_.Prefetch(slots[i]);
+      storage_.PrefetchRow(slots[i]);
+    }
     int64_t torn = 0;
-    for (int64_t i = 0; i < batch; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
+      int64_t slot = slots[i];
       for (int attempt = 0;; Backoff(attempt)) {
-        if (attempt == kMaxAttempts) {
-          throw std::runtime_error("replay sample: no consistent item after " + std::to_string(kMaxAttempts) +
-                                   " draws (is the buffer being overwritten faster than it can be read?)");
+        if (attempt > 0) {
+          if (attempt == kMaxAttempts) {
+            throw std::runtime_error("replay sample: no consistent item after " + std::to_string(kMaxAttempts) +
+                                     " draws (is the buffer being overwritten faster than it can be read?)");
+          }
+          slot = tree_ ? tree_->FindPrefixSum(Stratum(i, batch, total, rng)) : UniformSlot(size, rng);
         }
-        int64_t slot;
-        double leaf = 0.0;
-        if (tree_) {
-          // Stratum i of B equal segments of [0, total).
-          const double mass = (static_cast<double>(i) + rng.NextDouble()) * (total / static_cast<double>(batch));
-          slot = tree_->FindPrefixSum(mass);
-          leaf = tree_->Leaf(slot);
-          if (!(leaf > 0)) continue;  // an empty leaf: only under a concurrent change
-        } else {
-          slot = static_cast<int64_t>((uint128_t{rng.NextUint64()} * static_cast<uint64_t>(size)) >> 64);
-        }
+        const double leaf = tree_ ? tree_->Leaf(slot) : 0.0;
+        if (tree_ && !(leaf > 0)) continue;  // an empty leaf: only under a concurrent change
         uint64_t word;
         if (!slots_.BeginRead(slot, &word)) continue;
-        storage_.ReadRow(slot, dst, i);
+        storage_.ReadRow(slot, dst, static_cast<int64_t>(i));
         if (!slots_.EndRead(slot, word)) {
           ++torn;
           continue;
@@ -213,6 +224,11 @@ class ReplayBuffer {
     RaiseMaxPriority(*std::max_element(priorities, priorities + n) + config_.eps);
     std::vector<int64_t> dirty;
     dirty.reserve(static_cast<std::size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t slot = slots_.SlotOf(static_cast<uint64_t>(handles[i]) & kPosMask);
+      slots_.Prefetch(slot);
+      tree_->PrefetchLeaf(slot);
+    }
     for (int64_t i = 0; i < n; ++i) {
       const uint64_t pos = static_cast<uint64_t>(handles[i]) & kPosMask;
       if (!slots_.BeginUpdate(pos)) continue;
@@ -249,6 +265,15 @@ class ReplayBuffer {
   }
 
   double LeafValue(double raw_priority) const { return std::pow(raw_priority, config_.alpha); }
+
+  // A mass in stratum i of B equal segments of [0, total).
+  static double Stratum(std::size_t i, int64_t batch, double total, Pcg64& rng) {
+    return (static_cast<double>(i) + rng.NextDouble()) * (total / static_cast<double>(batch));
+  }
+
+  static int64_t UniformSlot(uint64_t size, Pcg64& rng) {
+    return static_cast<int64_t>((uint128_t{rng.NextUint64()} * size) >> 64);
+  }
 
   void RaiseMaxPriority(double raw) {
     double cur = max_priority_.load(std::memory_order_relaxed);

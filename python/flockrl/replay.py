@@ -95,6 +95,7 @@ class ReplayBuffer:
         **kwargs: Any,
     ) -> None:
         self._fields = _normalize_fields(fields)
+        self._names = {n for n, _, _ in self._fields}
         if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)):
             raise TypeError(f"capacity: expected an int, got {type(capacity).__name__}")
         if seed is None:
@@ -160,30 +161,28 @@ class ReplayBuffer:
         limiter, waits up to ``timeout`` seconds (None: as long as it takes;
         0: not at all) and returns False if the batch was not let in.
         """
-        if priorities is not None and not self._prioritized:
-            raise TypeError("add: priorities= needs a PrioritizedReplayBuffer")
-        names = [n for n, _, _ in self._fields]
-        missing = [n for n in names if n not in items]
-        unknown = sorted(set(items) - set(names))
-        if missing or unknown:
+        if priorities is not None:
+            if not self._prioritized:
+                raise TypeError("add: priorities= needs a PrioritizedReplayBuffer")
+            priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
+        timeout = _timeout(timeout)
+        added = self._core.add_if_exact(items, priorities, timeout)  # None: needs converting first
+        if added is not None:
+            return added
+        if items.keys() != self._names:
+            names = [n for n, _, _ in self._fields]
+            missing = [n for n in names if n not in items]
+            unknown = sorted(set(items) - set(names))
             raise ValueError(f"add: expected the fields {names}, got {sorted(items)} (missing {missing}, unknown {unknown})")
         arrays, batch = [], None
         for name, shape, dtype in self._fields:
-            a = np.asarray(items[name])
-            if a.shape[1:] != shape or a.ndim != len(shape) + 1:
-                raise ValueError(f"{name}: expected shape {('batch', *shape)}, got {a.shape}")
+            a = _convert(name, items[name], shape, dtype)
             if batch is None:
                 batch = a.shape[0]
             elif a.shape[0] != batch:
-                raise ValueError(f"{name}: expected the batch size of {names[0]} ({batch}), got {a.shape[0]}")
-            if a.dtype != dtype:
-                if not np.can_cast(a.dtype, dtype, "same_kind"):
-                    raise TypeError(f"{name}: expected dtype {dtype.name} (or one that casts to it), got {a.dtype.name}")
-                a = a.astype(dtype)
-            arrays.append(np.ascontiguousarray(a))
-        if priorities is not None:
-            priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
-        return self._core.add(arrays, batch, priorities, _timeout(timeout))
+                raise ValueError(f"{name}: expected the batch size of {self._fields[0][0]} ({batch}), got {a.shape[0]}")
+            arrays.append(a)
+        return self._core.add(arrays, batch, priorities, timeout)
 
     def sample(self, batch_size: int, timeout: float | None = None) -> dict[str, np.ndarray] | None:
         """``batch_size`` items drawn uniformly with replacement: one array per
@@ -251,6 +250,16 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             raise TypeError(f"handles: expected the int64 handles from sample(), got dtype {handles.dtype.name}")
         priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
         return self._core.update_priorities(handles.astype(np.int64, copy=False), priorities)
+
+
+def _convert(name: str, a: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``a`` as a C-contiguous (batch, *shape) array of ``dtype``, or a clear error."""
+    a = np.asarray(a)
+    if a.ndim != len(shape) + 1 or a.shape[1:] != shape:
+        raise ValueError(f"{name}: expected shape {('batch', *shape)}, got {a.shape}")
+    if a.dtype != dtype and not np.can_cast(a.dtype, dtype, "same_kind"):
+        raise TypeError(f"{name}: expected dtype {dtype.name} (or one that casts to it), got {a.dtype.name}")
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def _timeout(timeout: float | None) -> float:
