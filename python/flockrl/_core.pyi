@@ -65,6 +65,9 @@ class ReplayCore:
         priorities: npt.NDArray[np.float64] | None = None,
         timeout: float = -1.0,
     ) -> bool: ...
+    def add_if_exact(
+        self, items: dict[str, Any], priorities: npt.NDArray[np.float64] | None = None, timeout: float = -1.0
+    ) -> bool | None: ...
     def sample(
         self, batch_size: int, beta: float, timeout: float = -1.0
     ) -> tuple[list[npt.NDArray[Any]], npt.NDArray[np.int64], npt.NDArray[np.float64] | None] | None: ...
