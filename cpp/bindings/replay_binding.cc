@@ -231,6 +231,20 @@ class PyReplay {
     return buffer_.UpdatePriorities(h, p, n);
   }
 
+  void Save(const std::string& path) const {
+    FileErrorsToPython([&] {
+      py::gil_scoped_release release;
+      buffer_.Save(path);
+    });
+  }
+
+  void Load(const std::string& path) {
+    FileErrorsToPython([&] {
+      py::gil_scoped_release release;
+      buffer_.Load(path);
+    });
+  }
+
   // Wakes threads blocked by the rate limiter: their add/sample give up.
   void Interrupt() {
     if (RateLimiter* limiter = buffer_.rate_limiter()) limiter->Interrupt();
@@ -293,6 +307,19 @@ class PyReplay {
     }
   }
 
+  // I/O failures become OSError, bad file content ValueError.
+  template <typename Fn>
+  static void FileErrorsToPython(Fn fn) {
+    try {
+      fn();
+    } catch (const FileIoError& e) {
+      PyErr_SetString(PyExc_OSError, e.what());
+      throw py::error_already_set();
+    } catch (const BinaryFileError& e) {
+      throw py::value_error(e.what());
+    }
+  }
+
   static void CheckPriorities(const double* p, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
       if (!(p[i] >= 0) || !std::isfinite(p[i])) {
@@ -328,6 +355,8 @@ void BindReplay(py::module_& m) {
            py::arg("timeout") = -1.0)
       .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0)
       .def("interrupt", &PyReplay::Interrupt)
+      .def("save", &PyReplay::Save, py::arg("path"))
+      .def("load", &PyReplay::Load, py::arg("path"))
       .def("update_priorities", &PyReplay::UpdatePriorities, py::arg("handles"), py::arg("priorities"))
       .def("tree_state", &PyReplay::tree_state)
       .def_property_readonly("size", &PyReplay::size)

@@ -83,6 +83,12 @@ class RateLimiter {
     cv_.notify_all();
   }
 
+  // For checkpoint loads: not thread-safe.
+  void Restore(int64_t inserts, int64_t samples) {
+    inserts_.store(inserts);
+    samples_.store(samples);
+  }
+
   // Racy observers.
   int64_t inserts() const { return inserts_.load(std::memory_order_relaxed); }
   int64_t samples() const { return samples_.load(std::memory_order_relaxed); }

@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "common/binary_file.h"
 #include "common/pcg64.h"
 #include "replay/priority_tree.h"
 #include "replay/rate_limiter.h"
@@ -88,6 +90,7 @@ class ReplayBuffer {
                                                                        config_.rate_limiter->min_size_to_sample,
                                                                        config_.rate_limiter->error_buffer)
                                       : nullptr),
+        seed_(config_.seed),
         tag_(RandomTag()) {}
 
   // Bytes a buffer with this configuration allocates.
@@ -244,6 +247,93 @@ class ReplayBuffer {
     return n - applied;
   }
 
+  // Writes the whole state (config, items, priorities, counters, the
+  // sampling stream) to `path` atomically. Not thread-safe: no other call
+  // may run meanwhile; a slot caught mid-write is an error, not a silent hole.
+  void Save(const std::string& path) const {
+    AtomicFileWriter out(path);
+    out.Write(kMagic, sizeof(kMagic));
+    out.Put(kFormatVersion);
+    PutConfig(out);
+    out.Put(cursor_.load());
+    out.Put(sample_calls_.load());
+    out.Put(max_priority_.load());
+    out.Put(seed_);
+    out.Put(tag_);
+    const ReplayStats st = Stats();
+    for (int64_t v : {st.adds, st.dropped, st.samples, st.torn_redraws, st.updates, st.stale_updates}) out.Put(v);
+    out.Put(limiter_ ? limiter_->inserts() : int64_t{0});
+    out.Put(limiter_ ? limiter_->samples() : int64_t{0});
+    std::vector<uint8_t> row;
+    for (int64_t slot = 0; slot < config_.capacity; ++slot) {
+      const uint64_t word = slots_.Load(slot);
+      if (word != SlotTable::kEmpty && SlotTable::TagOf(word) != SlotTable::kReady) {
+        throw std::runtime_error("save: slot " + std::to_string(slot) + " is being written; stop adds first");
+      }
+      out.Put(word);
+      if (word == SlotTable::kEmpty) continue;
+      if (tree_) out.Put(tree_->Leaf(slot));
+      for (std::size_t f = 0; f < config_.fields.size(); ++f) {
+        row.resize(static_cast<std::size_t>(config_.fields[f].ItemBytes()));
+        storage_.ReadField(f, slot, row.data());
+        out.Write(row.data(), row.size());
+      }
+    }
+    out.Commit();
+  }
+
+  // Restores a state saved by Save from a buffer of the same configuration
+  // (capacity, fields, prioritized, alpha, eps, rate limiter). A foreign,
+  // truncated or corrupt file is an error and changes nothing. Not
+  // thread-safe.
+  void Load(const std::string& path) {
+    FileReader in(path);
+    char magic[sizeof(kMagic)];
+    if (in.size() < sizeof(kMagic) + 8) throw BinaryFileError(path + " is not a flockrl replay checkpoint (too short)");
+    in.Read(magic, sizeof(magic));
+    if (std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
+      throw BinaryFileError(path + " is not a flockrl replay checkpoint (bad magic)");
+    }
+    if (const auto version = in.Get<uint32_t>(); version != kFormatVersion) {
+      throw BinaryFileError(path + ": checkpoint format version " + std::to_string(version) + ", this flockrl reads " +
+                            std::to_string(kFormatVersion));
+    }
+    if (!in.VerifyChecksum()) throw BinaryFileError(path + " is truncated or corrupt (checksum mismatch)");
+    in.Read(magic, sizeof(magic));
+    in.Get<uint32_t>();
+    CheckConfig(in, path);  // before anything changes
+    cursor_.store(in.Get<uint64_t>());
+    sample_calls_.store(in.Get<uint64_t>());
+    max_priority_.store(in.Get<double>());
+    seed_ = in.Get<uint64_t>();
+    tag_ = in.Get<uint64_t>();
+    for (std::atomic<int64_t>* c : {&stats_adds_, &stats_dropped_, &stats_samples_, &stats_torn_, &stats_updates_,
+                                    &stats_stale_}) {
+      c->store(in.Get<int64_t>());
+    }
+    const auto inserts = in.Get<int64_t>(), samples = in.Get<int64_t>();
+    if (limiter_) limiter_->Restore(inserts, samples);
+    std::vector<uint8_t> row;
+    std::vector<const uint8_t*> src(config_.fields.size());
+    std::vector<std::vector<uint8_t>> rows(config_.fields.size());
+    for (int64_t slot = 0; slot < config_.capacity; ++slot) {
+      const auto word = in.Get<uint64_t>();
+      slots_.Store(slot, word);
+      if (word == SlotTable::kEmpty) {
+        if (tree_) tree_->SetLeaf(slot, 0.0);
+        continue;
+      }
+      if (tree_) tree_->SetLeaf(slot, in.Get<double>());
+      for (std::size_t f = 0; f < config_.fields.size(); ++f) {
+        rows[f].resize(static_cast<std::size_t>(config_.fields[f].ItemBytes()));
+        in.Read(rows[f].data(), rows[f].size());
+        src[f] = rows[f].data();
+      }
+      storage_.WriteRow(slot, src, 0);
+    }
+    if (tree_) tree_->Rebuild();
+  }
+
   // Null when the buffer has no rate limiter.
   RateLimiter* rate_limiter() { return limiter_.get(); }
 
@@ -256,6 +346,69 @@ class ReplayBuffer {
   // sampler yields between draws. Never reached unless writers never stop
   // rewriting one tiny buffer.
   static constexpr int kMaxAttempts = 1'000'000;
+  static constexpr char kMagic[8] = {'F', 'L', 'O', 'C', 'K', 'R', 'L', 'R'};
+  static constexpr uint32_t kFormatVersion = 1;
+
+  void PutConfig(AtomicFileWriter& out) const {
+    out.Put(config_.capacity);
+    out.Put(static_cast<uint8_t>(config_.prioritized));
+    out.Put(config_.alpha);
+    out.Put(config_.eps);
+    out.Put(static_cast<uint32_t>(config_.fields.size()));
+    for (const FieldSpec& f : config_.fields) {
+      out.PutString(f.name);
+      out.Put(static_cast<int32_t>(f.dtype));
+      out.Put(static_cast<uint32_t>(f.shape.size()));
+      for (int64_t d : f.shape) out.Put(d);
+    }
+    out.Put(static_cast<uint8_t>(config_.rate_limiter.has_value()));
+    if (config_.rate_limiter) {
+      out.Put(config_.rate_limiter->samples_per_insert);
+      out.Put(config_.rate_limiter->min_size_to_sample);
+      out.Put(config_.rate_limiter->error_buffer);
+    }
+  }
+
+  // Reads the file's config and throws naming the first difference.
+  void CheckConfig(FileReader& in, const std::string& path) const {
+    auto mismatch = [&](const std::string& what, const std::string& file, const std::string& mine) {
+      return BinaryFileError(path + ": " + what + " differs: the checkpoint has " + file + ", this buffer " + mine);
+    };
+    auto num = [](auto v) { return std::to_string(v); };
+    if (const auto c = in.Get<int64_t>(); c != config_.capacity) throw mismatch("capacity", num(c), num(config_.capacity));
+    const bool prioritized = in.Get<uint8_t>() != 0;
+    if (prioritized != config_.prioritized) {
+      throw mismatch("kind", prioritized ? "prioritized" : "uniform", config_.prioritized ? "prioritized" : "uniform");
+    }
+    if (const auto a = in.Get<double>(); a != config_.alpha) throw mismatch("alpha", num(a), num(config_.alpha));
+    if (const auto e = in.Get<double>(); e != config_.eps) throw mismatch("eps", num(e), num(config_.eps));
+    const auto n = in.Get<uint32_t>();
+    if (n != config_.fields.size()) throw mismatch("number of fields", num(n), num(config_.fields.size()));
+    for (const FieldSpec& f : config_.fields) {
+      const std::string name = in.GetString();
+      if (name != f.name) throw mismatch("field", "'" + name + "'", "'" + f.name + "'");
+      const auto dtype = in.Get<int32_t>();
+      if (dtype != static_cast<int32_t>(f.dtype)) throw mismatch("dtype of '" + f.name + "'", num(dtype), num(static_cast<int32_t>(f.dtype)));
+      const auto ndim = in.Get<uint32_t>();
+      std::vector<int64_t> shape(ndim > 64 ? 0 : ndim);
+      if (ndim > 64) throw BinaryFileError(path + " is corrupt (field rank " + num(ndim) + ")");
+      for (int64_t& d : shape) d = in.Get<int64_t>();
+      if (shape != f.shape) throw mismatch("shape of '" + f.name + "'", "another shape", "its declared shape");
+    }
+    const bool limited = in.Get<uint8_t>() != 0;
+    if (limited != config_.rate_limiter.has_value()) {
+      throw mismatch("rate limiter", limited ? "one" : "none", config_.rate_limiter ? "one" : "none");
+    }
+    if (limited) {
+      const auto spi = in.Get<double>();
+      const auto min_size = in.Get<int64_t>();
+      const auto eb = in.Get<double>();
+      if (spi != config_.rate_limiter->samples_per_insert || min_size != config_.rate_limiter->min_size_to_sample ||
+          eb != config_.rate_limiter->error_buffer) {
+        throw mismatch("rate limiter", "other settings", "its own");
+      }
+    }
+  }
 
   static uint64_t RandomTag() {
     static std::atomic<uint64_t> counter{0};
@@ -285,7 +438,7 @@ class ReplayBuffer {
   // call's number, so a run is reproducible without sharing a generator.
   Pcg64 CallRng() {
     const uint64_t call = sample_calls_.fetch_add(1, std::memory_order_relaxed);
-    const uint64_t seed = config_.seed;
+    const uint64_t seed = seed_;
     Pcg64 rng;
     rng.Seed(SeedSequence({static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
                            static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)}));
@@ -297,7 +450,8 @@ class ReplayBuffer {
   SlotTable slots_;
   std::unique_ptr<PriorityTree> tree_;  // null for a uniform buffer
   std::unique_ptr<RateLimiter> limiter_;
-  const uint64_t tag_;
+  uint64_t seed_;  // of the sampling streams (restored by Load)
+  uint64_t tag_;   // in every handle: tells this buffer's handles from others'
 
   // Written by different threads: each on its own cache line.
   alignas(64) std::atomic<uint64_t> cursor_{0};

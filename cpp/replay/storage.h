@@ -89,6 +89,11 @@ class ReplayStorage {
     }
   }
 
+  // Copies field `field` of `slot` to `dst` (ItemBytes bytes).
+  void ReadField(std::size_t field, int64_t slot, uint8_t* dst) const {
+    CopyFromWords(Row(field, slot), dst, fields_[field].ItemBytes());
+  }
+
   // Copies `slot` into item `row` of every field's destination batch.
   void ReadRow(int64_t slot, const std::vector<uint8_t*>& dst, int64_t row) const {
     for (std::size_t f = 0; f < fields_.size(); ++f) {

@@ -8,6 +8,7 @@ the exact concurrency contract.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -147,6 +148,18 @@ class ReplayBuffer:
 
     def __len__(self) -> int:
         return self._core.size
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the whole state (items, priorities, counters, sampling stream)
+        to ``path``. Atomic: a crash mid-save leaves any previous file intact.
+        No other thread may use the buffer meanwhile."""
+        self._core.save(os.fspath(path))
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Restore a state written by ``save`` into this buffer, which must
+        have the same capacity, fields and settings. A foreign, truncated or
+        corrupt file raises ValueError and changes nothing."""
+        self._core.load(os.fspath(path))
 
     def interrupt(self) -> None:
         """Wake every thread the rate limiter holds in ``add``/``sample``;
