@@ -8,22 +8,29 @@
 // filled slots.
 //
 // Concurrency: SetLeaf and Propagate may run on any number of threads at
-// once. A thread that changes leaves must then call Propagate for them; it
-// recomputes each ancestor as `store(left + right)` and then re-reads both
-// children, repeating until they are unchanged. After all updaters return,
-// every node equals the combination of its final children: the last store
-// to a node was checked against its children after the store, and a child
-// changed later would be followed by its writer's own store to the node.
+// once. A thread that changes leaves must then call Propagate for them. It
+// works level by level: store every changed parent as the combination of
+// its children, then a seq_cst fence, then check every one of them against
+// its children again, redoing those that no longer match, until a check
+// finds none. After all updaters return, every node equals the combination
+// of its final children: the last store to a node was checked after a fence,
+// and a child changed after that check is followed by its writer's fence
+// and then its own store to the node, which would come later still.
 // Readers (Total, Min, FindPrefixSum) see a tree that may be mid-update:
 // each node value is one a writer stored, not necessarily consistent with
 // its children; callers treat results as samples and validate the leaf.
 //
-// Memory ordering: node stores and the verifying loads are seq_cst. The
-// check "store the parent, then load the children" is a store-then-load
-// pattern (as in Dekker's algorithm) that acquire/release does not order:
-// under x86-TSO a store may still sit in the store buffer when a later load
-// runs. Readers use relaxed loads: each value is an individually atomic
-// double, and no other data is published through the tree.
+// Memory ordering: node stores and loads are relaxed; the ordering comes
+// from one seq_cst fence per level pass. The check "store the parent, then
+// load the children" is a store-then-load pattern (as in Dekker's
+// algorithm) that acquire/release cannot order (under x86-TSO a store may
+// still sit in the store buffer when a later load runs). With seq_cst fences
+// F_T (after T's store to a parent, before T's check) and F_U (after U's
+// store to a child, before U's store to the parent): if T's check missed
+// U's child store, F_T precedes F_U, so U's parent store is later than T's
+// in the parent's modification order ([atomics.order]). One fence per level
+// instead of a locked instruction per node store is what makes updates
+// cheap. No other data is published through the tree.
 #pragma once
 
 #include <algorithm>
@@ -33,13 +40,15 @@
 #include <memory>
 #include <vector>
 
+#include "common/big_array.h"
+
 namespace flockrl {
 
 class PriorityTree {
  public:
   explicit PriorityTree(int64_t capacity) : capacity_(capacity) {
     while (size_ < capacity) size_ *= 2;
-    nodes_ = std::make_unique<Node[]>(static_cast<std::size_t>(2 * size_));
+    nodes_ = BigArray<Node>(static_cast<std::size_t>(2 * size_));
     for (int64_t i = 0; i < 2 * size_; ++i) {
       nodes_[Index(i)].sum.store(0.0, std::memory_order_relaxed);
       nodes_[Index(i)].min.store(kInf, std::memory_order_relaxed);
@@ -66,8 +75,8 @@ class PriorityTree {
   // Call Propagate for the leaf afterwards.
   void SetLeaf(int64_t leaf, double value) {
     Node& n = nodes_[Index(size_ + leaf)];
-    n.sum.store(value, std::memory_order_seq_cst);
-    n.min.store(value > 0 ? value : kInf, std::memory_order_seq_cst);
+    n.sum.store(value, std::memory_order_relaxed);
+    n.min.store(value > 0 ? value : kInf, std::memory_order_relaxed);
   }
 
   // Thread-safe racy observer: the leaf value last stored.
@@ -81,6 +90,7 @@ class PriorityTree {
   void Propagate(std::vector<int64_t>& leaves) {
     for (int64_t& l : leaves) l += size_;
     std::sort(leaves.begin(), leaves.end());
+    SeqCstFence();  // the leaf stores come before any parent store
     while (!leaves.empty() && leaves.front() > 1) {
       // Parents of sorted nodes come out sorted: dedupe in place.
       std::size_t n = 0;
@@ -89,19 +99,20 @@ class PriorityTree {
         if (n == 0 || leaves[n - 1] != parent) leaves[n++] = parent;
       }
       leaves.resize(n);
-      // Start every line's miss before the (serialising) seq_cst stores.
       for (int64_t parent : leaves) __builtin_prefetch(&nodes_[Index(2 * parent)], 1);
-      for (int64_t parent : leaves) Recompute(parent);
+      RecomputeLevel([&](auto&& fn) {
+        for (int64_t parent : leaves) fn(parent);
+      });
     }
   }
 
   // Recomputes the ancestors of the contiguous leaves [begin, end). Thread-safe.
   void PropagateRange(int64_t begin, int64_t end) {
-    int64_t lo = (size_ + begin) >> 1, hi = (size_ + end - 1) >> 1;
-    while (lo >= 1) {
-      for (int64_t node = lo; node <= hi; ++node) Recompute(node);
-      lo >>= 1;
-      hi >>= 1;
+    SeqCstFence();
+    for (int64_t lo = (size_ + begin) >> 1, hi = (size_ + end - 1) >> 1; lo >= 1; lo >>= 1, hi >>= 1) {
+      RecomputeLevel([&](auto&& fn) {
+        for (int64_t node = lo; node <= hi; ++node) fn(node);
+      });
     }
   }
 
@@ -153,6 +164,9 @@ class PriorityTree {
   // A node's sum and min side by side: a pair of siblings fills half a
   // cache line, so a step down the tree or a recompute touches one line.
   struct alignas(16) Node {
+    struct Pair {
+      double sum, min;
+    };
     std::atomic<double> sum;
     std::atomic<double> min;
   };
@@ -174,28 +188,52 @@ class PriorityTree {
     }
   }
 
-  void Recompute(int64_t node) {
-    std::atomic<double>& sum = nodes_[Index(node)].sum;
-    std::atomic<double>& min = nodes_[Index(node)].min;
-    const std::atomic<double>& sl = nodes_[Index(2 * node)].sum;
-    const std::atomic<double>& sr = nodes_[Index(2 * node + 1)].sum;
-    const std::atomic<double>& ml = nodes_[Index(2 * node)].min;
-    const std::atomic<double>& mr = nodes_[Index(2 * node + 1)].min;
-    for (;;) {
-      const double l = sl.load(std::memory_order_seq_cst), r = sr.load(std::memory_order_seq_cst);
-      const double a = ml.load(std::memory_order_seq_cst), b = mr.load(std::memory_order_seq_cst);
-      sum.store(l + r, std::memory_order_seq_cst);
-      min.store(std::min(a, b), std::memory_order_seq_cst);
-      if (sl.load(std::memory_order_seq_cst) == l && sr.load(std::memory_order_seq_cst) == r &&
-          ml.load(std::memory_order_seq_cst) == a && mr.load(std::memory_order_seq_cst) == b) {
-        return;
-      }
+  static void SeqCstFence() {
+#if defined(__SANITIZE_THREAD__)
+    // ThreadSanitizer does not model fences (and gcc refuses them under it);
+    // a seq_cst RMW keeps the tool's happens-before at least as strong.
+    static std::atomic<int> fence_word{0};
+    fence_word.fetch_add(0, std::memory_order_seq_cst);
+#else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+  }
+
+  // The value of `node` its children call for right now.
+  Node::Pair Combined(int64_t node) const {
+    const Node& l = nodes_[Index(2 * node)];
+    const Node& r = nodes_[Index(2 * node + 1)];
+    return {l.sum.load(std::memory_order_relaxed) + r.sum.load(std::memory_order_relaxed),
+            std::min(l.min.load(std::memory_order_relaxed), r.min.load(std::memory_order_relaxed))};
+  }
+
+  void Store(int64_t node, Node::Pair v) {
+    nodes_[Index(node)].sum.store(v.sum, std::memory_order_relaxed);
+    nodes_[Index(node)].min.store(v.min, std::memory_order_relaxed);
+  }
+
+  // One level of Propagate (see the header comment): store all, fence,
+  // check all, and repeat for those that changed meanwhile.
+  template <typename ForEachNode>
+  void RecomputeLevel(ForEachNode for_each) {
+    for_each([&](int64_t node) { Store(node, Combined(node)); });
+    for (bool changed = true; changed;) {
+      SeqCstFence();
+      changed = false;
+      for_each([&](int64_t node) {
+        const Node::Pair want = Combined(node);
+        const Node& n = nodes_[Index(node)];
+        if (n.sum.load(std::memory_order_relaxed) != want.sum || n.min.load(std::memory_order_relaxed) != want.min) {
+          Store(node, want);
+          changed = true;
+        }
+      });
     }
   }
 
   const int64_t capacity_;
   int64_t size_ = 1;  // leaves, padded to a power of two
-  std::unique_ptr<Node[]> nodes_;  // heap order: root 1, leaves [size_, 2 size_)
+  BigArray<Node> nodes_;  // heap order: root 1, leaves [size_, 2 size_)
 };
 
 }  // namespace flockrl

@@ -43,6 +43,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/big_array.h"
 #include "common/thread_pool.h"  // FLOCKRL_CPU_RELAX
 
 namespace flockrl {
@@ -67,7 +68,7 @@ class SlotTable {
   static uint64_t TagOf(uint64_t word) { return word & 3u; }
 
   explicit SlotTable(int64_t capacity)
-      : capacity_(capacity), words_(std::make_unique<std::atomic<uint64_t>[]>(static_cast<std::size_t>(capacity))) {
+      : capacity_(capacity), words_(static_cast<std::size_t>(capacity)) {
     for (int64_t i = 0; i < capacity; ++i) words_[Index(i)].store(kEmpty, std::memory_order_relaxed);
   }
 
@@ -137,7 +138,7 @@ class SlotTable {
   static std::size_t Index(int64_t i) { return static_cast<std::size_t>(i); }
 
   const int64_t capacity_;
-  std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  BigArray<std::atomic<uint64_t>> words_;
 };
 
 }  // namespace flockrl

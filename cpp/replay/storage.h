@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "common/big_array.h"
+
 namespace flockrl {
 
 enum class DType : int { kFloat32 = 0, kFloat64, kInt64, kInt32, kUInt8, kBool };
@@ -55,9 +57,8 @@ class ReplayStorage {
  public:
   ReplayStorage(int64_t capacity, std::vector<FieldSpec> fields) : capacity_(capacity), fields_(std::move(fields)) {
     for (const FieldSpec& f : fields_) {
-      // Left uninitialised: pages are touched as rows are written, and only
-      // written rows are ever read.
-      data_.emplace_back(new uint64_t[static_cast<std::size_t>(capacity_ * f.RowWords())]);
+      // Pages are touched as rows are written; only written rows are read.
+      data_.emplace_back(static_cast<std::size_t>(capacity_ * f.RowWords()));
     }
   }
 
@@ -137,7 +138,7 @@ class ReplayStorage {
 
   const int64_t capacity_;
   std::vector<FieldSpec> fields_;
-  std::vector<std::unique_ptr<uint64_t[]>> data_;  // per field: capacity * RowWords words
+  std::vector<BigArray<uint64_t>> data_;  // per field: capacity * RowWords words
 };
 
 }  // namespace flockrl

@@ -43,6 +43,37 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
+// Two threads update the two leaves of a tiny tree at the same moment,
+// round after round; after each round the root must equal what the leaves
+// call for. A parent update lost to the race (a thread storing a sum of a
+// stale child last) shows here at once.
+void StressTree() {
+  PriorityTree tree(2);
+  constexpr int kRounds = 100000;
+  std::atomic<int> arrived{0};
+  auto barrier = [&](int generation) {  // both threads reach `generation`
+    arrived.fetch_add(1);
+    while (arrived.load() < 2 * generation) FLOCKRL_CPU_RELAX();
+  };
+  int mismatches = 0;
+  auto worker = [&](int64_t leaf) {
+    std::vector<int64_t> dirty;
+    dirty.reserve(1);
+    for (int round = 0; round < kRounds; ++round) {
+      barrier(2 * round + 1);
+      tree.SetLeaf(leaf, static_cast<double>(Mix(static_cast<uint64_t>(round * 2 + leaf)) % 1000 + 1));
+      dirty.assign(1, leaf);
+      tree.Propagate(dirty);
+      barrier(2 * round + 2);
+      if (leaf == 0 && tree.Total() != tree.Leaf(0) + tree.Leaf(1)) ++mismatches;
+    }
+  };
+  std::thread other(worker, 1);
+  worker(0);
+  other.join();
+  CHECK(mismatches == 0);
+}
+
 // Two inserters and a sampler through the rate limiter: blocking waits,
 // interrupts, and the samples-per-insert bounds under contention.
 void StressRateLimiter() {
@@ -76,6 +107,7 @@ void StressRateLimiter() {
 }
 
 int main() {
+  StressTree();
   StressRateLimiter();
   ReplayBuffer buffer(Config());
   std::atomic<bool> stop{false};
