@@ -230,49 +230,40 @@ class _SlowArray:
         return np.zeros(self.n, dtype=np.int64)
 
 
-def test_threads_switching_during_action_conversion_get_an_error_not_a_race():
-    env = flockrl.make_vec("CartPole-v1", 8192, seed=0, num_threads=2)
-    env.reset()
+def hammer_from_threads(env, make_actions, calls, threads=3):
+    """Step `env` from several threads at once; returns (steps, error messages)."""
     errors, steps = [], []
 
     def hammer():
-        for _ in range(20):
+        for _ in range(calls):
             try:
-                env.step(_SlowArray(8192))
+                env.step(make_actions())
                 steps.append(1)
             except ValueError as e:
                 errors.append(str(e))
 
-    threads = [threading.Thread(target=hammer) for _ in range(3)]
-    for t in threads:
+    workers = [threading.Thread(target=hammer) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    assert len(steps) + len(errors) == 60 and steps and errors
+    assert len(steps) + len(errors) == threads * calls and steps
     assert all("another thread" in e for e in errors)
+    return steps, errors
+
+
+def test_threads_switching_during_action_conversion_get_an_error_not_a_race():
+    env = flockrl.make_vec("CartPole-v1", 8192, seed=0, num_threads=2)
+    env.reset()
+    _, errors = hammer_from_threads(env, lambda: _SlowArray(8192), calls=20)
+    assert errors  # the conversion lets other threads in while the env is busy
 
 
 def test_two_threads_on_one_env_get_an_error_not_a_race():
     env = flockrl.make_vec("Acrobot-v1", 20000, seed=0, num_threads=1)
     env.reset()
-    errors, steps = [], []
     a = np.zeros(20000, dtype=np.int64)
-
-    def hammer():
-        for _ in range(30):
-            try:
-                env.step(a)
-                steps.append(1)
-            except ValueError as e:
-                errors.append(str(e))
-
-    threads = [threading.Thread(target=hammer) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(steps) + len(errors) == 90 and steps
-    assert all("another thread" in e for e in errors)
+    hammer_from_threads(env, lambda: a, calls=30)
 
 
 def test_python_envs_are_delegated_to_gymnasium():

@@ -254,7 +254,7 @@ def machine_description() -> str:
     return f"{cpu}, {cores}; " + ", ".join(versions)
 
 
-def _si(value: float) -> str:
+def si(value: float) -> str:
     """3 significant digits with a k/M/G suffix: 12.3M."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if value >= scale:
@@ -286,7 +286,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         "|" + "|".join("---:" if i > 0 else "---" for i in range(len(header))) + "|",
     ]
     for (env_id, n), speeds in groups.items():
-        cells = [env_id, str(n), *(_si(speeds[lib]) if lib in speeds else "-" for lib in present)]
+        cells = [env_id, str(n), *(si(speeds[lib]) if lib in speeds else "-" for lib in present)]
         for peer in peers:
             ok = FLOCKRL in speeds and peer in speeds
             cells.append(f"{speeds[FLOCKRL] / speeds[peer]:.1f}x" if ok else "-")

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 import flockrl
-from flockrl.bench_envs import machine_description, time_steps
+from flockrl.bench_envs import machine_description, si, time_steps
 
 FLOCKRL = "flockrl"
 CPPRB = "cpprb"
@@ -566,14 +566,6 @@ def run(
 # --- report -----------------------------------------------------------------
 
 
-def _si(value: float) -> str:
-    """3 significant digits with a k/M/G suffix: 12.3M."""
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= scale:
-            return f"{value / scale:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A markdown report of ``run``'s rows.
 
@@ -615,8 +607,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
                 op_name = f"add {ADD_BATCH}"
             else:
                 op_name = f"sample+update {SAMPLE_BATCH}" if kind == PRIORITIZED else f"sample {SAMPLE_BATCH}"
-            cells = [str(dim), _si(cap), kind, op_name]
-            cells += [_si(rates[lib]) if rates.get(lib) is not None else "-" for lib in present]
+            cells = [str(dim), si(cap), kind, op_name]
+            cells += [si(rates[lib]) if rates.get(lib) is not None else "-" for lib in present]
             for peer in peers:
                 ok = rates.get(FLOCKRL) is not None and rates.get(peer) is not None
                 cells.append(f"{rates[FLOCKRL] / rates[peer]:.2f}x" if ok else "-")
@@ -629,7 +621,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             lines += [
                 "",
                 f"Concurrency: {r0['writers']} writer threads adding batches of {ADD_BATCH} + 1 learner thread doing "
-                f"sample+update {SAMPLE_BATCH}, prioritized, D={r0['dim']}, capacity {_si(r0['capacity'])} (filled); "
+                f"sample+update {SAMPLE_BATCH}, prioritized, D={r0['dim']}, capacity {si(r0['capacity'])} (filled); "
                 f"{r0['seconds']:g} s per phase, mean of {r0['rounds']} rounds; load average before: "
                 + ", ".join(f"{r['library']} {r['load']:.2f}" for r in measured)
                 + ".",
@@ -640,9 +632,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             ]
             for r in measured:
                 lines.append(
-                    f"| {r['library']} | {_si(r['learner_alone'])}/s | {_si(r['learner_together'])}/s | "
-                    f"{100 * r['learner_kept']:.0f}% | {_si(r['one_writer'])}/s | {_si(r['writers_alone'])}/s | "
-                    f"{_si(r['writers_together'])}/s | {r['adds_vs_one_writer']:.2f}x |"
+                    f"| {r['library']} | {si(r['learner_alone'])}/s | {si(r['learner_together'])}/s | "
+                    f"{100 * r['learner_kept']:.0f}% | {si(r['one_writer'])}/s | {si(r['writers_alone'])}/s | "
+                    f"{si(r['writers_together'])}/s | {r['adds_vs_one_writer']:.2f}x |"
                 )
             lines.append("(learner: batches/s; writers: transitions/s, all writers together)")
             for r in measured:
