@@ -101,3 +101,10 @@ def test_bad_input():
         acc.push(np.zeros((2, 4)), np.zeros(2), np.zeros(3), np.zeros((2, 4)), np.zeros(2), np.zeros(2))
     with pytest.raises(ValueError, match="leading dimension of 2"):
         acc.push(np.zeros((3, 4)), np.zeros(2), np.zeros(2), np.zeros((3, 4)), np.zeros(2), np.zeros(2))
+
+
+def test_later_pushes_cannot_be_truncated_to_the_first_pushes_dtype():
+    acc = NStepAccumulator(2, 0.9, 1)
+    acc.push(np.zeros((1, 2), np.int64), np.zeros(1, np.int64), [0.0], np.zeros((1, 2), np.int64), [False], [False])
+    with pytest.raises(TypeError, match="obs: expected dtype int64 as in the first push, got float64"):
+        acc.push(np.full((1, 2), 0.7), np.zeros(1, np.int64), [0.0], np.full((1, 2), 0.7), [False], [False])

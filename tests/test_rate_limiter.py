@@ -44,6 +44,23 @@ def test_try_calls_follow_the_rule():
     assert min(outcomes.values()) > 200  # both branches exercised
 
 
+def test_samples_wait_for_rows_written_not_merely_claimed():
+    """A slow writer's claimed rows do not let a sample in before they exist."""
+    buf = flockrl.ReplayBuffer(200, {"x": ((4096,), np.int64)}, seed=0, rate_limiter=SampleToInsertRatio(1.0, 64, 1000.0))
+    for _ in range(20):
+        buf = flockrl.ReplayBuffer(200, {"x": ((4096,), np.int64)}, seed=0, rate_limiter=SampleToInsertRatio(1.0, 64, 1000.0))
+        got = []
+        big = threading.Thread(target=lambda: buf.add(x=np.repeat(np.arange(63)[:, None], 4096, axis=1)))
+        sampler = threading.Thread(target=lambda: got.append(buf.sample(64)["x"][:, 0]))
+        sampler.start()
+        big.start()
+        buf.add(x=np.full((1, 4096), 63))
+        big.join()
+        sampler.join(timeout=30)
+        # All 64 rows existed when the sample ran: it sees many distinct ones.
+        assert len(set(got[0].tolist())) > 20
+
+
 def test_sample_waits_for_enough_inserts():
     buf = flockrl.ReplayBuffer(100, FIELDS, seed=0, rate_limiter=SampleToInsertRatio(1.0, 5, 10.0))
     got = []
@@ -81,25 +98,30 @@ def test_interrupt_releases_blocked_threads():
     for t in threads:
         t.join(timeout=30)
     assert results == [None, None, None]
+    # Sticky: a later call that would wait returns at once instead of blocking.
+    assert buf.sample(4) is None
 
 
 def test_ratio_holds_with_concurrent_writers_and_learner():
     spi, min_size, eb = 4.0, 64, 256.0
     buf = flockrl.PrioritizedReplayBuffer(10_000, FIELDS, seed=0, rate_limiter=SampleToInsertRatio(spi, min_size, eb))
     stop = threading.Event()
+    lock = threading.Lock()
     counts = {"inserted": 0, "sampled": 0}
 
     def writer():
         while not stop.is_set():
             if buf.add(timeout=0.01, **items(16)):
-                counts["inserted"] += 16
+                with lock:
+                    counts["inserted"] += 16
 
     def learner():
         while not stop.is_set():
             s = buf.sample(32, timeout=0.01)
             if s is not None:
                 buf.update_priorities(s["handles"], np.ones(32))
-                counts["sampled"] += 32
+                with lock:
+                    counts["sampled"] += 32
 
     threads = [threading.Thread(target=writer), threading.Thread(target=writer), threading.Thread(target=learner)]
     for t in threads:
@@ -134,10 +156,13 @@ def test_impossible_batches_and_bad_settings_are_errors():
     for limiter, message in [
         (SampleToInsertRatio(0.0), "samples_per_insert: expected a finite number > 0"),
         (SampleToInsertRatio(1.0, 101), "min_size_to_sample: expected an int in \\[1, capacity=100\\]"),
-        (SampleToInsertRatio(1.0, 1, float("inf")), "error_buffer: expected a finite number >= 0"),
+        (SampleToInsertRatio(1.0, 1, float("inf")), "error_buffer: expected a finite number >= max\\(1, samples_per_insert\\)"),
+        (SampleToInsertRatio(4.0, 1, 3.0), "error_buffer: expected a finite number >= max\\(1, samples_per_insert\\) = 4.0"),
     ]:
         with pytest.raises(ValueError, match=message):
             flockrl.ReplayBuffer(100, FIELDS, rate_limiter=limiter)
+    with pytest.raises(TypeError, match="min_size_to_sample: expected an int, got float"):
+        flockrl.ReplayBuffer(100, FIELDS, rate_limiter=SampleToInsertRatio(1.0, 2.9, 10.0))
     with pytest.raises(TypeError, match="rate_limiter: expected a SampleToInsertRatio"):
         flockrl.ReplayBuffer(100, FIELDS, rate_limiter=(1.0, 1, 10.0))
 

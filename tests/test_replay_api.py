@@ -118,3 +118,58 @@ def test_bad_sample_and_construction():
         flockrl.PrioritizedReplayBuffer(10, FIELDS, alpha=float("nan"))
     with pytest.raises(ValueError, match="seed: expected None or an int"):
         flockrl.ReplayBuffer(10, FIELDS, seed=-3)
+
+
+def test_priorities_that_would_break_the_sums_are_refused():
+    big = flockrl.PrioritizedReplayBuffer(4, FIELDS, alpha=1.0, eps=0.0, seed=0)
+    with pytest.raises(ValueError, match="overflows the sum of priorities"):
+        big.add(priorities=[1e308], **batch(1))
+    tiny = flockrl.PrioritizedReplayBuffer(4, FIELDS, alpha=2.0, eps=0.0, seed=0)
+    with pytest.raises(ValueError, match="underflows to 0"):
+        tiny.add(priorities=[1e-200], **batch(1))
+    zero = flockrl.PrioritizedReplayBuffer(4, FIELDS, eps=0.0, seed=0)
+    zero.add(priorities=[0.0, 0.0], **batch(2))
+    with pytest.raises(ValueError, match="every priority is 0"):
+        zero.sample(2)
+
+
+def test_stale_updates_do_not_raise_the_max_priority():
+    buf = flockrl.PrioritizedReplayBuffer(2, FIELDS, eps=0.0, seed=0)
+    buf.add(**batch(2))
+    old = buf.sample(2)["handles"]
+    buf.add(**batch(2))  # overwrites both
+    assert buf.update_priorities(old, [1e6, 1e6]) == 2
+    assert buf.max_priority == 1.0
+
+
+def test_inputs_are_never_silently_reinterpreted():
+    buf = flockrl.ReplayBuffer(10, {"x": ((2,), np.float32), "i": ((), np.int32)}, seed=0)
+    # Big-endian float32 has the same numpy type number: it must be converted, not copied raw.
+    buf.add(x=np.array([[1.0, 2.0]], dtype=">f4"), i=np.array([7], dtype=np.int32))
+    np.testing.assert_array_equal(buf.sample(1)["x"], [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="i: values outside int32's range"):
+        buf.add(x=np.zeros((1, 2), np.float32), i=np.array([2**40 + 5]))
+    with pytest.raises(TypeError, match="batch_size: expected an int, got float"):
+        buf.sample(2.7)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rate_limter'"):
+        flockrl.ReplayBuffer(10, FIELDS, rate_limter=None)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'alpha'"):
+        flockrl.ReplayBuffer(10, FIELDS, alpha=0.5)
+    with pytest.raises(TypeError, match="expected a \\(shape, dtype\\) pair"):
+        flockrl.ReplayBuffer(10, {"x": ((4.9,), np.float32)})
+    with pytest.raises(ValueError, match="names must be identifiers other than"):
+        flockrl.ReplayBuffer(10, {"timeout": ((), np.float32)})
+    with pytest.raises(ValueError, match="too large to address"):
+        flockrl.ReplayBuffer(3, {"x": ((2**62,), np.float32)})
+    with pytest.raises(ValueError, match="path: expected a non-empty file name without NUL"):
+        buf.save("bad\0name")
+
+
+def test_weights_never_exceed_one():
+    rng = np.random.default_rng(0)
+    buf = flockrl.PrioritizedReplayBuffer(100, FIELDS, seed=0)
+    buf.add(priorities=rng.uniform(0, 5, 100), **batch(100))
+    for _ in range(50):
+        s = buf.sample(32, beta=1.0)
+        assert np.all(s["weights"] <= 1.0) and np.all(np.isfinite(s["weights"]))
+        buf.update_priorities(s["handles"], rng.uniform(0, 5, 32))

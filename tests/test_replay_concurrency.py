@@ -65,7 +65,8 @@ def test_writers_sampler_and_updater_at_once(prioritized):
                 s = buf.sample(64, 0.5) if prioritized else buf.sample(64)
                 check_rows(s)
                 if prioritized:
-                    assert np.all(s["weights"] > 0)
+                    w = s["weights"]
+                    assert np.all(w > 0) and np.all(w <= 1.0) and np.all(np.isfinite(w))
                 samples[0] += 1
         except BaseException as e:  # noqa: BLE001
             errors.append(e)

@@ -5,6 +5,8 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <bit>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -56,8 +58,10 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
       throw py::value_error("min_size_to_sample: expected an int in [1, capacity=" + std::to_string(capacity) +
                             "], got " + std::to_string(min_size));
     }
-    if (!(error_buffer >= 0 && std::isfinite(error_buffer))) {
-      throw py::value_error("error_buffer: expected a finite number >= 0, got " + std::to_string(error_buffer));
+    if (!(error_buffer >= std::max(1.0, spi) && std::isfinite(error_buffer))) {
+      throw py::value_error("error_buffer: expected a finite number >= max(1, samples_per_insert) = " +
+                            py::str(py::float_(std::max(1.0, spi))).cast<std::string>() + " (room for one item " +
+                            "each way), got " + py::str(py::float_(error_buffer)).cast<std::string>());
     }
     c.rate_limiter = RateLimiterConfig{spi, min_size, error_buffer};
   }
@@ -73,6 +77,19 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
       if (d < 1) throw py::value_error("fields['" + name + "']: every dimension must be >= 1");
     }
     c.fields.push_back({name, shape, it->second});
+  }
+  // Every size in bytes must fit in an int64 (no silent wrap-around).
+  int64_t total = capacity * 8;
+  for (const FieldSpec& f : c.fields) {
+    int64_t item = DTypeSize(f.dtype), rows = 0;
+    bool overflow = false;
+    for (int64_t d : f.shape) overflow |= __builtin_mul_overflow(item, d, &item);
+    overflow |= item > (int64_t{1} << 48) || __builtin_mul_overflow(capacity, (item + 7) / 8 * 8, &rows) ||
+                __builtin_add_overflow(total, rows, &total);
+    if (overflow) {
+      throw py::value_error("fields['" + f.name + "']: a buffer of " + std::to_string(capacity) +
+                            " such items is too large to address");
+    }
   }
   return c;
 }
@@ -100,7 +117,9 @@ class PyReplay {
       if (obj == nullptr || !py::isinstance<py::array>(obj)) return py::none();
       auto a = py::reinterpret_borrow<py::array>(obj);
       const auto& shape = fields[f].shape;
-      if (a.dtype().num() != dtype_nums_[f] || !(a.flags() & py::array::c_style) ||
+      const char order = a.dtype().byteorder();  // '=' native, '|' n/a, '<'/'>' explicit
+      if (a.dtype().num() != dtype_nums_[f] || !(order == '=' || order == '|' || order == kNativeOrder) ||
+          !(a.flags() & py::array::c_style) ||
           a.ndim() != static_cast<py::ssize_t>(shape.size()) + 1) {
         return py::none();
       }
@@ -157,6 +176,7 @@ class PyReplay {
     }
     py::gil_scoped_release release;
     buffer_.Add(src, batch, p);
+    buffer_.InsertsWritten(batch);
     return true;
   }
 
@@ -176,12 +196,11 @@ class PyReplay {
       if (!Await(*limiter, [&](double t, uint64_t seen) { return limiter->AwaitSample(batch, t, seen); }, timeout)) {
         return py::none();
       }
-      // The limiter counts inserts when they are claimed: the first rows
-      // may still be in a writer's hands.
-      py::gil_scoped_release release;
-      while (buffer_.Size() == 0) std::this_thread::yield();
     }
     if (buffer_.Size() == 0) throw py::value_error("sample: the buffer is empty; add items first");
+    if (buffer_.tree() && !(buffer_.tree()->Total() > 0)) {
+      throw py::value_error("sample: every priority is 0 (priority 0 with eps=0): nothing can be drawn");
+    }
     py::list out;
     std::vector<uint8_t*> dst;
     for (const FieldSpec& f : buffer_.config().fields) {
@@ -232,6 +251,7 @@ class PyReplay {
   }
 
   void Save(const std::string& path) const {
+    CheckPath(path);
     FileErrorsToPython([&] {
       py::gil_scoped_release release;
       buffer_.Save(path);
@@ -239,6 +259,7 @@ class PyReplay {
   }
 
   void Load(const std::string& path) {
+    CheckPath(path);
     FileErrorsToPython([&] {
       py::gil_scoped_release release;
       buffer_.Load(path);
@@ -301,9 +322,15 @@ class PyReplay {
         ok = claim(std::max(left, 0.0), interrupts);
       }
       if (ok) return true;
-      if (limiter.interrupts() != interrupts) return false;
+      if (limiter.interrupts() != interrupts || limiter.interrupted()) return false;
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
       if (timeout >= 0 && std::chrono::duration<double>(Clock::now() - start).count() >= timeout) return false;
+    }
+  }
+
+  static void CheckPath(const std::string& path) {
+    if (path.empty() || path.find('\0') != std::string::npos) {
+      throw py::value_error("path: expected a non-empty file name without NUL characters");
     }
   }
 
@@ -320,14 +347,24 @@ class PyReplay {
     }
   }
 
-  static void CheckPriorities(const double* p, int64_t n) {
+  // Finite, >= 0, and (p + eps)^alpha neither overflowing the tree's sum
+  // nor underflowing to 0 (which would make an item silently unsampleable).
+  void CheckPriorities(const double* p, int64_t n) const {
+    const ReplayConfig& c = buffer_.config();
+    const double max_leaf = DBL_MAX / static_cast<double>(c.capacity);
     for (int64_t i = 0; i < n; ++i) {
-      if (!(p[i] >= 0) || !std::isfinite(p[i])) {
+      auto fail = [&](const std::string& why) {
         throw py::value_error("priorities[" + std::to_string(i) + "] = " + py::str(py::float_(p[i])).cast<std::string>() +
-                              ": expected a finite number >= 0");
-      }
+                              ": " + why);
+      };
+      if (!(p[i] >= 0) || !std::isfinite(p[i])) fail("expected a finite number >= 0");
+      const double raw = p[i] + c.eps, leaf = std::pow(raw, c.alpha);
+      if (!(leaf <= max_leaf)) fail("(priority + eps) ** alpha overflows the sum of priorities");
+      if (raw > 0 && leaf == 0) fail("(priority + eps) ** alpha underflows to 0");
     }
   }
+
+  static constexpr char kNativeOrder = std::endian::native == std::endian::little ? '<' : '>';
 
   ReplayBuffer buffer_;
   std::vector<int> dtype_nums_;  // numpy type number of each field

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 namespace flockrl {
@@ -42,10 +44,14 @@ inline uint64_t Fnv1a(uint64_t hash, const void* data, std::size_t n) {
 
 class AtomicFileWriter {
  public:
-  explicit AtomicFileWriter(std::string path)
-      : path_(std::move(path)), tmp_(path_ + ".tmp." + std::to_string(getpid())) {
-    file_ = std::fopen(tmp_.c_str(), "wb");
-    if (!file_) throw FileIoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+  explicit AtomicFileWriter(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp.XXXXXX") {
+    // A fresh, exclusive name per writer: concurrent saves to one path never
+    // share a temporary file.
+    const int fd = mkstemp(tmp_.data());
+    if (fd < 0 || !(file_ = fdopen(fd, "wb"))) {
+      if (fd >= 0) close(fd);
+      throw FileIoError("cannot write " + tmp_ + ": " + std::strerror(errno));
+    }
   }
 
   ~AtomicFileWriter() {
@@ -108,8 +114,12 @@ class FileReader {
  public:
   explicit FileReader(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "rb")) {
     if (!file_) throw FileIoError("cannot read " + path + ": " + std::strerror(errno));
-    std::fseek(file_, 0, SEEK_END);
-    size_ = static_cast<std::size_t>(std::ftell(file_));
+    const long end = std::fseek(file_, 0, SEEK_END) == 0 ? std::ftell(file_) : -1;
+    if (end < 0 || end == LONG_MAX) {  // e.g. a directory
+      std::fclose(file_);
+      throw FileIoError("cannot read " + path + ": not a regular file");
+    }
+    size_ = static_cast<std::size_t>(end);
     std::rewind(file_);
   }
   ~FileReader() { std::fclose(file_); }

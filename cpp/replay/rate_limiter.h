@@ -6,6 +6,9 @@
 //   an insert of n is allowed when  diff + n * samples_per_insert <= max_diff
 //   a sample of m is allowed when   inserts >= min_size_to_sample and
 //                                   diff - m >= min_diff
+// An insert counts for the insert rule once claimed, and for the sample rule
+// once written (InsertDone): a sample never runs ahead of rows still being
+// copied in.
 // where [min_diff, max_diff] = samples_per_insert * min_size_to_sample
 // -/+ error_buffer. Progress is guaranteed when every insert batch has
 // n * samples_per_insert <= error_buffer and every sample batch m <=
@@ -57,6 +60,13 @@ class RateLimiter {
   bool AllowableInsert(int64_t n) const { return static_cast<double>(n) * spi_ <= error_buffer_; }
   bool AllowableSample(int64_t m) const { return static_cast<double>(m) <= error_buffer_; }
 
+  // Marks n claimed inserts as written: samples may now count them.
+  // Thread-safe.
+  void InsertDone(int64_t n) {
+    done_.fetch_add(n, std::memory_order_seq_cst);
+    WakeWaiters();
+  }
+
   // Claims n inserts if allowed now. Thread-safe, lock-free unless a
   // waiter must be woken.
   bool TryInsert(int64_t n) { return ClaimInsert(n) && (WakeWaiters(), true); }
@@ -75,9 +85,12 @@ class RateLimiter {
   }
 
   uint64_t interrupts() const { return interrupts_.load(std::memory_order_seq_cst); }
+  bool interrupted() const { return closed_.load(std::memory_order_seq_cst); }
 
-  // Wakes every waiter; waits in progress return false. Thread-safe.
+  // Wakes every waiter, and from now on a request that cannot go through at
+  // once fails instead of waiting (for shutting down). Thread-safe.
   void Interrupt() {
+    closed_.store(true, std::memory_order_seq_cst);
     interrupts_.fetch_add(1, std::memory_order_seq_cst);
     std::lock_guard<std::mutex> lock(mutex_);
     cv_.notify_all();
@@ -86,6 +99,7 @@ class RateLimiter {
   // For checkpoint loads: not thread-safe.
   void Restore(int64_t inserts, int64_t samples) {
     inserts_.store(inserts);
+    done_.store(inserts);
     samples_.store(samples);
   }
 
@@ -104,7 +118,7 @@ class RateLimiter {
   }
 
   bool ClaimSample(int64_t m) {
-    const int64_t inserts = inserts_.load(std::memory_order_seq_cst);
+    const int64_t inserts = done_.load(std::memory_order_seq_cst);
     int64_t samples = samples_.load(std::memory_order_seq_cst);
     do {
       if (inserts < min_size_ || Diff(inserts, samples + m) < min_diff_) return false;
@@ -127,7 +141,7 @@ class RateLimiter {
   template <typename ClaimFn>
   bool Await(ClaimFn try_claim, double timeout_s, uint64_t interrupts) {
     if (try_claim()) return WakeWaiters(), true;
-    if (timeout_s <= 0) return false;
+    if (timeout_s <= 0 || closed_.load(std::memory_order_seq_cst)) return false;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
     waiters_.fetch_add(1, std::memory_order_seq_cst);
     std::unique_lock<std::mutex> lock(mutex_);
@@ -149,10 +163,12 @@ class RateLimiter {
   const double error_buffer_;
   const double min_diff_, max_diff_;
 
-  alignas(64) std::atomic<int64_t> inserts_{0};
+  alignas(64) std::atomic<int64_t> inserts_{0};  // claimed
+  std::atomic<int64_t> done_{0};                  // claimed and written
   alignas(64) std::atomic<int64_t> samples_{0};
   alignas(64) std::atomic<int64_t> waiters_{0};
   std::atomic<uint64_t> interrupts_{0};
+  std::atomic<bool> closed_{false};
   std::mutex mutex_;
   std::condition_variable cv_;
 };

@@ -161,7 +161,10 @@ class ReplayBuffer {
     Pcg64 rng = CallRng();
     const double total = tree_ ? tree_->Total() : 0.0;
     const double min_leaf = tree_ ? tree_->Min() : 0.0;
-    const auto size = static_cast<uint64_t>(Size());
+    // Uniform draws cover every slot handed out so far: writes finish out of
+    // order, so the complete ones need not be a prefix (unready ones are
+    // drawn again).
+    const auto size = std::min<uint64_t>(cursor_.load(std::memory_order_relaxed), static_cast<uint64_t>(config_.capacity));
     const auto n = static_cast<std::size_t>(batch);
     // One draw per item first, all walks and row loads overlapped; an item
     // whose draw fails (empty leaf, row being written, torn copy) is drawn
@@ -205,7 +208,8 @@ class ReplayBuffer {
           continue;
         }
         handles[i] = static_cast<int64_t>((tag_ << kPosBits) | SlotTable::PosOf(word));
-        if (tree_) weights[i] = std::pow(min_leaf / leaf, beta);
+        // min(): a leaf lowered after min_leaf was read must not weigh above 1.
+        if (tree_) weights[i] = std::pow(std::min(min_leaf, leaf) / leaf, beta);
         break;
       }
     }
@@ -230,8 +234,8 @@ class ReplayBuffer {
   // Returns how many were skipped as stale. Thread-safe.
   int64_t UpdatePriorities(const int64_t* handles, const double* priorities, int64_t n) {
     if (n == 0) return 0;
-    RaiseMaxPriority(*std::max_element(priorities, priorities + n) + config_.eps);
     std::vector<int64_t> dirty;
+    double applied_max = 0.0;
     dirty.reserve(static_cast<std::size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       const int64_t slot = slots_.SlotOf(static_cast<uint64_t>(handles[i]) & kPosMask);
@@ -245,7 +249,9 @@ class ReplayBuffer {
       tree_->SetLeaf(slot, LeafValue(priorities[i] + config_.eps));
       slots_.EndUpdate(pos);
       dirty.push_back(slot);
+      applied_max = std::max(applied_max, priorities[i]);
     }
+    if (!dirty.empty()) RaiseMaxPriority(applied_max + config_.eps);  // stale ones do not count
     const auto applied = static_cast<int64_t>(dirty.size());
     tree_->Propagate(dirty);
     stats_updates_.fetch_add(applied, std::memory_order_relaxed);
@@ -312,7 +318,8 @@ class ReplayBuffer {
     sample_calls_.store(in.Get<uint64_t>());
     max_priority_.store(in.Get<double>());
     seed_ = in.Get<uint64_t>();
-    tag_ = in.Get<uint64_t>();
+    in.Get<uint64_t>();  // the saved tag: a loaded buffer gets a fresh one, so handles
+    tag_ = RandomTag();  // from before the load (or from another copy) are refused
     for (std::atomic<int64_t>* c : {&stats_adds_, &stats_dropped_, &stats_samples_, &stats_torn_, &stats_updates_,
                                     &stats_stale_}) {
       c->store(in.Get<int64_t>());
@@ -340,6 +347,11 @@ class ReplayBuffer {
     if (tree_) tree_->Rebuild();
   }
 
+  // The limiter claimed `n` inserts for Add, which has now written them.
+  void InsertsWritten(int64_t n) {
+    if (limiter_) limiter_->InsertDone(n);
+  }
+
   // Null when the buffer has no rate limiter.
   RateLimiter* rate_limiter() { return limiter_.get(); }
 
@@ -354,6 +366,12 @@ class ReplayBuffer {
   static constexpr int kMaxAttempts = 1'000'000;
   static constexpr char kMagic[8] = {'F', 'L', 'O', 'C', 'K', 'R', 'L', 'R'};
   static constexpr uint32_t kFormatVersion = 1;
+
+  static std::string ShapeText(const std::vector<int64_t>& shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) s += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
+    return s + ")";
+  }
 
   void PutConfig(AtomicFileWriter& out) const {
     out.Put(config_.capacity);
@@ -399,7 +417,7 @@ class ReplayBuffer {
       std::vector<int64_t> shape(ndim > 64 ? 0 : ndim);
       if (ndim > 64) throw BinaryFileError(path + " is corrupt (field rank " + num(ndim) + ")");
       for (int64_t& d : shape) d = in.Get<int64_t>();
-      if (shape != f.shape) throw mismatch("shape of '" + f.name + "'", "another shape", "its declared shape");
+      if (shape != f.shape) throw mismatch("shape of '" + f.name + "'", ShapeText(shape), ShapeText(f.shape));
     }
     const bool limited = in.Get<uint8_t>() != 0;
     if (limited != config_.rate_limiter.has_value()) {

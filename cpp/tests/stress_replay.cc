@@ -84,7 +84,10 @@ void StressRateLimiter() {
   std::atomic<int64_t> inserted{0}, sampled{0};
   auto inserter = [&] {
     while (!stop.load(std::memory_order_relaxed)) {
-      if (limiter.AwaitInsert(16, 0.01, limiter.interrupts())) inserted.fetch_add(16);
+      if (limiter.AwaitInsert(16, 0.01, limiter.interrupts())) {
+        inserted.fetch_add(16);
+        limiter.InsertDone(16);  // the rows are written: samples may count them
+      }
     }
   };
   auto sampler = [&] {

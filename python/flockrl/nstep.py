@@ -91,6 +91,9 @@ class NStepAccumulator:
                 f"obs/action: expected shapes {self._obs.shape[1:]} and {self._act.shape[1:]} as in earlier pushes, "
                 f"got {obs.shape} and {action.shape}"
             )
+        for name, a, kept in (("obs", obs, self._obs), ("next_obs", next_obs, self._obs), ("action", action, self._act)):
+            if not np.can_cast(a.dtype, kept.dtype, "same_kind"):  # e.g. floats into the ints of a first push
+                raise TypeError(f"{name}: expected dtype {kept.dtype.name} as in the first push, got {a.dtype.name}")
 
         envs = np.flatnonzero(valid)
         slot = (self._start[envs] + self._count[envs]) % self.n

@@ -8,6 +8,7 @@ the exact concurrency contract.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import numpy as np
 from flockrl import _core
 
 _DTYPES = ("float32", "float64", "int64", "int32", "uint8", "bool")
-_RESERVED = ("priorities", "handles", "weights")
+_RESERVED = ("priorities", "handles", "weights", "timeout", "self")
 
 
 def _normalize_fields(fields: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], np.dtype]]:
@@ -34,7 +35,7 @@ def _normalize_fields(fields: Mapping[str, Any]) -> list[tuple[str, tuple[int, .
             raise ValueError(f"fields: names must be identifiers other than {_RESERVED}, got {name!r}")
         try:
             shape, dtype = spec
-            shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+            shape = (_index(shape),) if isinstance(shape, (int, np.integer)) else tuple(_index(d) for d in shape)
             dtype = np.dtype(dtype)
         except (TypeError, ValueError):
             raise TypeError(f"fields[{name!r}]: expected a (shape, dtype) pair, got {spec!r}") from None
@@ -93,7 +94,17 @@ class ReplayBuffer:
         *,
         seed: int | None = None,
         rate_limiter: SampleToInsertRatio | None = None,
-        **kwargs: Any,
+    ) -> None:
+        self._build(capacity, fields, seed, rate_limiter, alpha=0.0, eps=0.0)
+
+    def _build(
+        self,
+        capacity: int,
+        fields: Mapping[str, Any],
+        seed: int | None,
+        rate_limiter: SampleToInsertRatio | None,
+        alpha: float,
+        eps: float,
     ) -> None:
         self._fields = _normalize_fields(fields)
         self._names = {n for n, _, _ in self._fields}
@@ -110,15 +121,15 @@ class ReplayBuffer:
             int(capacity),
             [(n, s, d.name) for n, s, d in self._fields],
             self._prioritized,
-            float(kwargs.get("alpha", 0.0)),
-            float(kwargs.get("eps", 0.0)),
+            _number(alpha, "alpha"),
+            _number(eps, "eps"),
             int(seed),
             None
             if rate_limiter is None
             else (
-                float(rate_limiter.samples_per_insert),
-                int(rate_limiter.min_size_to_sample),
-                float(rate_limiter.error_buffer),
+                _number(rate_limiter.samples_per_insert, "samples_per_insert"),
+                _check_index(rate_limiter.min_size_to_sample, "min_size_to_sample"),
+                _number(rate_limiter.error_buffer, "error_buffer"),
             ),
         )
 
@@ -204,7 +215,9 @@ class ReplayBuffer:
         return self._sample(batch_size, 0.0, timeout)
 
     def _sample(self, batch_size: int, beta: float, timeout: float | None) -> dict[str, np.ndarray] | None:
-        result = self._core.sample(int(batch_size), float(beta), _timeout(timeout))
+        result = self._core.sample(
+            _check_index(batch_size, "batch_size"), _number(beta, "beta"), _timeout(timeout)
+        )
         if result is None:
             return None
         arrays, handles, weights = result
@@ -242,7 +255,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         seed: int | None = None,
         rate_limiter: SampleToInsertRatio | None = None,
     ) -> None:
-        super().__init__(capacity, fields, seed=seed, rate_limiter=rate_limiter, alpha=alpha, eps=eps)
+        self._build(capacity, fields, seed, rate_limiter, alpha=alpha, eps=eps)
 
     @property
     def max_priority(self) -> float:
@@ -272,7 +285,31 @@ def _convert(name: str, a: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.n
         raise ValueError(f"{name}: expected shape {('batch', *shape)}, got {a.shape}")
     if a.dtype != dtype and not np.can_cast(a.dtype, dtype, "same_kind"):
         raise TypeError(f"{name}: expected dtype {dtype.name} (or one that casts to it), got {a.dtype.name}")
+    if a.dtype.kind in "iu" and dtype.kind in "iu" and a.size and not np.can_cast(a.dtype, dtype, "safe"):
+        info = np.iinfo(dtype)  # a narrowing integer cast must not wrap around
+        if a.min() < info.min or a.max() > info.max:
+            raise ValueError(f"{name}: values outside {dtype.name}'s range [{info.min}, {info.max}]")
     return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _index(value: Any) -> int:
+    """An int (or numpy integer), never a float or bool silently truncated."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"expected an int, got {type(value).__name__}")
+    return operator.index(value)
+
+
+def _check_index(value: Any, what: str) -> int:
+    try:
+        return _index(value)
+    except TypeError:
+        raise TypeError(f"{what}: expected an int, got {type(value).__name__}") from None
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what}: expected a number, got {type(value).__name__}")
+    return float(value)
 
 
 def _timeout(timeout: float | None) -> float:
