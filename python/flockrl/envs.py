@@ -66,6 +66,16 @@ def _fresh_base_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+def _fill_missing_seeds(seeds: Any, fallback: Any) -> Any:
+    """Seeds (in the core's form) with every missing one taken from `fallback`."""
+    if seeds is None:
+        return fallback
+    if isinstance(seeds, np.ndarray) or all(s is not None for s in seeds):
+        return seeds
+    words = [_seed_words(int(s), "seed") for s in fallback] if isinstance(fallback, np.ndarray) else fallback
+    return [s if s is not None else f for s, f in zip(seeds, words)]
+
+
 class NativeVecEnv(VectorEnv):
     """``num_envs`` copies of a native env stepped together in C++.
 
@@ -133,8 +143,7 @@ class NativeVecEnv(VectorEnv):
         # seed + i, as with gymnasium's reset(seed=seed)); envs left without
         # one then get fresh OS entropy, never a fixed default.
         fresh = self._seed_argument(_fresh_base_seed())
-        self._first_reset_seeds = fresh
-        self._first_reset_seeds = self._with_first_reset_seeds(self._seed_argument(seed))
+        self._first_reset_seeds = _fill_missing_seeds(self._seed_argument(seed), fresh)
 
     @property
     def num_threads(self) -> int:
@@ -158,16 +167,6 @@ class NativeVecEnv(VectorEnv):
             return [None if s is None else _seed_words(s, f"seed[{i}]") for i, s in enumerate(seed)]
         raise TypeError(f"seed: expected None, an int or a list of ints, got {type(seed).__name__}")
 
-    def _with_first_reset_seeds(self, seeds: Any) -> Any:
-        """At the first reset, envs without a seed take make_vec's."""
-        first = self._first_reset_seeds
-        if seeds is None:
-            return first
-        if isinstance(seeds, np.ndarray) or all(s is not None for s in seeds):
-            return seeds
-        first_words = [_seed_words(int(s), "seed") for s in first] if isinstance(first, np.ndarray) else first
-        return [s if s is not None else f for s, f in zip(seeds, first_words)]
-
     def reset(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -188,7 +187,7 @@ class NativeVecEnv(VectorEnv):
                 raise ValueError("options['reset_mask']: expected at least one True value, got none")
         seeds = self._seed_argument(seed)
         if self._first_reset_seeds is not None and mask is None:
-            seeds = self._with_first_reset_seeds(seeds)
+            seeds = _fill_missing_seeds(seeds, self._first_reset_seeds)
         obs = self._core.reset(mask, seeds)
         if mask is None:
             self._first_reset_seeds = None
