@@ -173,8 +173,9 @@ class ReplayBuffer:
         self._core.load(os.fspath(path))
 
     def interrupt(self) -> None:
-        """Wake every thread the rate limiter holds in ``add``/``sample``;
-        those calls give up (``add`` returns False, ``sample`` None)."""
+        """For shutdown: wake every thread the rate limiter holds in
+        ``add``/``sample`` and make later calls that would wait give up at
+        once (``add`` returns False, ``sample`` None)."""
         self._core.interrupt()
 
     def add(self, priorities: Any = None, timeout: float | None = None, **items: Any) -> bool:
