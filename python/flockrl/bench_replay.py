@@ -579,7 +579,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     concurrent = [r for r in rows if r.get("op") == "concurrent"]
     present = [lib for lib in LIBRARIES if any(r["library"] == lib and r["rate"] is not None for r in single)]
     peers = [lib for lib in PEERS if lib in present]
-    lines = [f"Machine: {machine_description()}", f"Peers: {_versions()}", ""]
+    measured_peers = {r["library"] for r in rows} & {CPPRB, CPPRB_MP, TORCHRL}
+    lines = [f"Machine: {machine_description()}"]
+    lines += [f"Peers: {_versions()}", ""] if measured_peers else [""]
     notes: dict[str, None] = {}
 
     if single:
