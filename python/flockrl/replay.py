@@ -209,11 +209,14 @@ class ReplayBuffer:
             arrays.append(a)
         return self._core.add(arrays, batch, priorities, timeout)
 
-    def sample(self, batch_size: int, timeout: float | None = None) -> dict[str, np.ndarray] | None:
+    def sample(
+        self, batch_size: int, timeout: float | None = None, device: Any = None
+    ) -> dict[str, Any] | None:
         """``batch_size`` items drawn uniformly with replacement: one array per
         field plus ``handles`` naming the items. With a rate limiter, waits up
-        to ``timeout`` seconds and returns None if not allowed by then."""
-        return self._sample(batch_size, 0.0, timeout)
+        to ``timeout`` seconds and returns None if not allowed by then.
+        ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead."""
+        return _on_device(self._sample(batch_size, 0.0, timeout), device)
 
     def _sample(self, batch_size: int, beta: float, timeout: float | None) -> dict[str, np.ndarray] | None:
         result = self._core.sample(
@@ -263,11 +266,14 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         """The priority (with eps) new items get when none is given."""
         return self._core.max_priority
 
-    def sample(self, batch_size: int, beta: float = 0.4, timeout: float | None = None) -> dict[str, np.ndarray] | None:
+    def sample(
+        self, batch_size: int, beta: float = 0.4, timeout: float | None = None, device: Any = None
+    ) -> dict[str, Any] | None:
         """``batch_size`` items, stratified by priority: one array per field,
         ``handles`` and float64 importance ``weights`` for ``beta``. With a
-        rate limiter, waits up to ``timeout`` seconds (None if not allowed)."""
-        return self._sample(batch_size, beta, timeout)
+        rate limiter, waits up to ``timeout`` seconds (None if not allowed).
+        ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead."""
+        return _on_device(self._sample(batch_size, beta, timeout), device)
 
     def update_priorities(self, handles: Any, priorities: Any) -> int:
         """Set new priorities (e.g. ``|td_error|``, before eps and alpha) for
@@ -321,6 +327,33 @@ def _timeout(timeout: float | None) -> float:
     if not timeout >= 0:
         raise ValueError(f"timeout: expected None or a number >= 0, got {timeout}")
     return timeout
+
+
+def _on_device(batch: dict[str, np.ndarray] | None, device: Any) -> dict[str, Any] | None:
+    """The batch as torch tensors on ``device``: zero-copy views on the CPU;
+    for an accelerator, staged through pinned memory and copied without
+    blocking (torch's pinned-memory cache keeps each staging buffer alive
+    until its copy is done)."""
+    if batch is None or device is None:
+        return batch
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("sample(device=...) needs torch: pip install torch") from None
+    device = torch.device(device)
+    out = {}
+    for key, array in batch.items():
+        tensor = torch.from_numpy(array)
+        if device.type != "cpu":
+            tensor = tensor.pin_memory(device).to(device, non_blocking=True) if _pinnable(device) else tensor.to(device)
+        out[key] = tensor
+    return out
+
+
+def _pinnable(device: Any) -> bool:
+    import torch
+
+    return device.type == "cuda" and torch.cuda.is_available()
 
 
 def _as_numpy(x: Any) -> np.ndarray:
