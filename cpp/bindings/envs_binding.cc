@@ -81,8 +81,8 @@ class PyVecEnv {
       throw py::value_error("env_id: expected a native env id (" + ids + "), got '" + env_id + "'");
     }
     const bool discrete = env_->spec().discrete_actions;
-    action_bytes_ = discrete ? sizeof(int64_t) : sizeof(float);
-    actions_.resize(static_cast<std::size_t>(num_envs * env_->action_dim()) * action_bytes_);
+    const std::size_t action_bytes = discrete ? sizeof(int64_t) : sizeof(float);
+    actions_.resize(static_cast<std::size_t>(num_envs * env_->action_dim()) * action_bytes);
     if (!copy_) {
       for (auto& b : buffers_) b.emplace(num_envs, env_->obs_dim(), SameStep());
     }
@@ -338,7 +338,6 @@ class PyVecEnv {
 
   std::unique_ptr<VecEnv> env_;
   bool copy_;
-  std::size_t action_bytes_ = 0;
   std::vector<unsigned char> actions_;
   std::optional<OutputArrays> buffers_[2];
   std::optional<OutputArrays> last_;  // copy=True: the arrays of the latest call

@@ -37,7 +37,6 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #include "common/big_array.h"

@@ -271,7 +271,6 @@ class ReplayBuffer {
     out.Put(sample_calls_.load());
     out.Put(max_priority_.load());
     out.Put(seed_);
-    out.Put(tag_);
     const ReplayStats st = Stats();
     for (int64_t v : {st.adds, st.dropped, st.samples, st.torn_redraws, st.updates, st.stale_updates}) out.Put(v);
     out.Put(limiter_ ? limiter_->inserts() : int64_t{0});
@@ -318,8 +317,7 @@ class ReplayBuffer {
     sample_calls_.store(in.Get<uint64_t>());
     max_priority_.store(in.Get<double>());
     seed_ = in.Get<uint64_t>();
-    in.Get<uint64_t>();  // the saved tag: a loaded buffer gets a fresh one, so handles
-    tag_ = RandomTag();  // from before the load (or from another copy) are refused
+    tag_ = RandomTag();  // fresh: handles from before the load (or another copy) are refused
     for (std::atomic<int64_t>* c : {&stats_adds_, &stats_dropped_, &stats_samples_, &stats_torn_, &stats_updates_,
                                     &stats_stale_}) {
       c->store(in.Get<int64_t>());

@@ -40,7 +40,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <thread>
 
 #include "common/big_array.h"
