@@ -88,8 +88,8 @@ class ParamStore {
       }
       ReclaimIfStale(name);
     }
-    throw ShmError("cannot create shared memory '" + ShmSegment::PosixName(name) +
-                   "': another process keeps recreating it");
+    throw ShmInUseError("cannot create shared memory '" + ShmSegment::PosixName(name) +
+                        "': another process keeps recreating it");
   }
 
   // Attaches to the store `name` as a reader. Throws ShmError if it is
@@ -121,11 +121,8 @@ class ParamStore {
     ShmSegment segment;
     try {
       segment = ShmSegment::Open(name);
-    } catch (const ShmSystemError&) {
-      throw;
-    } catch (const ShmError&) {
-      if (!SegmentExists(name)) return false;  // vanished meanwhile
-      throw;                                   // not ours to remove (other user, mode)
+    } catch (const ShmNotFoundError&) {
+      return false;  // vanished meanwhile
     }
     if (segment.size() >= sizeof(Header)) {
       const auto& h = *reinterpret_cast<const Header*>(segment.data());
@@ -136,7 +133,7 @@ class ParamStore {
       if (h.state.load(std::memory_order_acquire) == kReady) {
         const ProcessIdentity owner{h.owner_pid, h.owner_start_time};
         if (owner.IsAlive()) {
-          throw ShmError("shared memory '" + segment.posix_name() + "' is in use by its owner, pid " +
+          throw ShmInUseError("shared memory '" + segment.posix_name() + "' is in use by its owner, pid " +
                          std::to_string(h.owner_pid) + "; close that store or choose another name");
         }
         return ShmSegment::Unlink(name);
@@ -145,7 +142,7 @@ class ParamStore {
     // Too small for a header, or header not ready: being created right now,
     // or left by a creator that crashed midway.
     if (segment.AgeSeconds() < kStaleCreationSeconds) {
-      throw ShmError("shared memory '" + segment.posix_name() + "' is being created by another process");
+      throw ShmInUseError("shared memory '" + segment.posix_name() + "' is being created by another process");
     }
     return ShmSegment::Unlink(name);
   }
@@ -288,12 +285,6 @@ class ParamStore {
   explicit ParamStore(ParamLayout layout) : layout_(std::move(layout)) {}
 
   static uint64_t RoundUp(uint64_t x, uint64_t to) { return (x + to - 1) / to * to; }
-
-  static bool SegmentExists(const std::string& name) {
-    const int fd = shm_open(ShmSegment::PosixName(name).c_str(), O_RDONLY, 0);
-    if (fd >= 0) close(fd);
-    return fd >= 0 || errno != ENOENT;
-  }
 
   static void CheckReadyStore(const ShmSegment& segment, const Header& h) {
     const std::string& n = segment.posix_name();

@@ -25,6 +25,18 @@ class ShmError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// No segment of that name.
+class ShmNotFoundError : public ShmError {
+ public:
+  using ShmError::ShmError;
+};
+
+// The name is held by a live owner.
+class ShmInUseError : public ShmError {
+ public:
+  using ShmError::ShmError;
+};
+
 // The system refused (permissions, out of memory, ...).
 class ShmSystemError : public ShmError {
  public:
@@ -85,7 +97,7 @@ class ShmSegment {
     const std::string posix = PosixName(name);
     const int fd = shm_open(posix.c_str(), O_RDWR, 0);
     if (fd < 0) {
-      if (errno == ENOENT) throw ShmError("no shared-memory segment '" + posix + "' (is its owner running?)");
+      if (errno == ENOENT) throw ShmNotFoundError("no shared-memory segment '" + posix + "' (is its owner running?)");
       throw ShmSystemError("cannot open shared memory '" + posix + "': " + std::strerror(errno));
     }
     struct stat st {};

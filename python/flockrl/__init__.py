@@ -2,6 +2,7 @@
 
 from flockrl.envs import NATIVE_ENV_IDS, NativeVecEnv, make_vec
 from flockrl.nstep import NStepAccumulator
+from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 
 __version__ = "0.1.0"
@@ -10,6 +11,7 @@ __all__ = [
     "NATIVE_ENV_IDS",
     "NStepAccumulator",
     "NativeVecEnv",
+    "ParamStore",
     "PrioritizedReplayBuffer",
     "ReplayBuffer",
     "SampleToInsertRatio",
