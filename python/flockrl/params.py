@@ -155,7 +155,10 @@ class ParamStore:
         self._core = core
         self._entries = entries
         self._name = name
+        # Version last pulled into each module: weakly keyed for modules, by
+        # id with a strong reference (so the id is never reused) for dicts.
         self._pulled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._pulled_mappings: dict[int, tuple[Any, int]] = {}
         self._staging: Any = None
         self._offsets = np.cumsum([0] + [e.nbytes for e in entries]).tolist()  # into the staging buffer
         # Close (unlink, for the owner) when garbage collected or at exit.
@@ -207,9 +210,15 @@ class ParamStore:
 
     @staticmethod
     def reclaim(name: str) -> bool:
-        """Remove store `name` if its owner is dead; True if one was removed."""
+        """Remove store `name` if its owner is dead; True if one was removed.
+
+        A live owner's store is left alone (False).
+        """
         _check_name(name)
-        return _core.ParamStoreCore.reclaim_if_stale(name)
+        try:
+            return _core.ParamStoreCore.reclaim_if_stale(name)
+        except FileExistsError:
+            return False
 
     # -- publishing and pulling --------------------------------------------
 
@@ -241,10 +250,7 @@ class ParamStore:
         nothing is newer this costs a few atomic loads and copies nothing.
         """
         if newer_than is None:
-            try:
-                newer_than = self._pulled.get(module, 0)
-            except TypeError:  # not weak-referenceable (a dict): no memory
-                newer_than = 0
+            newer_than = self._last_pulled(module)
         core = self._live_core()
         if core.version <= newer_than:
             return None
@@ -265,10 +271,7 @@ class ParamStore:
         for t, view in staged:
             t.copy_(view, non_blocking=True)
         _synchronize_cuda(tensors)
-        try:
-            self._pulled[module] = version
-        except TypeError:
-            pass
+        self._remember_pulled(module, version)
         return version
 
     # -- state ----------------------------------------------------------------
@@ -327,6 +330,19 @@ class ParamStore:
         if not self._finalizer.alive:
             raise ValueError(f"parameter store {self._name!r} is closed")
         return self._core
+
+    def _last_pulled(self, module: Any) -> int:
+        try:
+            return self._pulled.get(module, 0)
+        except TypeError:
+            entry = self._pulled_mappings.get(id(module))
+            return entry[1] if entry is not None else 0
+
+    def _remember_pulled(self, module: Any, version: int) -> None:
+        try:
+            self._pulled[module] = version
+        except TypeError:
+            self._pulled_mappings[id(module)] = (module, version)
 
     def _check(self, module: Any) -> list[tuple[str, Any]]:
         tensors = _named_tensors(module)
