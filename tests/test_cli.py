@@ -37,6 +37,15 @@ def test_bench_replay_quick_prints_rates_and_the_concurrency_scenario():
     assert "learner" in out
 
 
+def test_bench_params_prints_bandwidths_against_memcpy():
+    result = flockrl("bench", "params", "--sizes", "20000", "--seconds", "0.01")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Machine: ")
+    assert "| memcpy | flockrl publish | flockrl pull |" in out and "load_state_dict" in out
+    assert "pull when nothing changed" in out and "reader processes pulling every version" in out
+
+
 def test_bad_arguments_are_clear_errors():
     result = flockrl("bench", "envs", "--env", "Nope-v0")
     assert result.returncode == 2

@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``flockrl bench envs|replay`` (training arrives with the trainer)."""
+"""The ``flockrl`` command line: ``flockrl bench envs|replay|params`` (training arrives with the trainer)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def _build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--quick", action="store_true", help="small buffers and short windows (a smoke test)")
     replay.add_argument("--no-peers", action="store_true", help="measure flockrl only")
     replay.add_argument("--no-concurrency", action="store_true", help="skip the writers + learner scenario")
+
+    params = targets.add_parser("params", help="parameter-store publish/pull GB/s vs memcpy, load_state_dict, "
+                                               "multiprocessing.shared_memory")
+    params.add_argument("--sizes", type=_positive_int_list, default=(100_000, 1_000_000, 10_000_000, 100_000_000),
+                        metavar="N,N,...", help="parameter counts (default 100000,1000000,10000000,100000000)")
+    params.add_argument("--seconds", type=float, default=0.5, help="minimum time per measurement (default 0.5)")
+    params.add_argument("--quick", action="store_true", help="100k, 1M and 10M parameters, 0.2 s each")
     return parser
 
 
@@ -66,12 +73,28 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_params(args: argparse.Namespace) -> int:
+    from flockrl import bench_params
+
+    sizes, seconds = args.sizes, args.seconds
+    if args.quick:
+        sizes, seconds = bench_params.QUICK_SIZES, 0.2
+    if not math.isfinite(seconds) or seconds <= 0:
+        print(f"flockrl bench params: --seconds must be a number > 0, got {seconds}", file=sys.stderr)
+        return 2
+    result = bench_params.run(sizes=sizes, seconds=seconds, contention_size=min(max(sizes), 10_000_000))
+    print(bench_params.format_table(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "bench" and args.target == "envs":
         return _bench_envs(args)
     if args.command == "bench" and args.target == "replay":
         return _bench_replay(args)
+    if args.command == "bench" and args.target == "params":
+        return _bench_params(args)
     raise AssertionError(f"unhandled command {args}")  # argparse rejects anything else
 
 
