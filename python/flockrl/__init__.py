@@ -1,6 +1,7 @@
 """flockrl: parallel and distributed reinforcement learning with C++ cores."""
 
 from flockrl.envs import NATIVE_ENV_IDS, NativeVecEnv, make_vec
+from flockrl.gradients import SharedOptimizer
 from flockrl.nstep import NStepAccumulator
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
@@ -15,6 +16,7 @@ __all__ = [
     "PrioritizedReplayBuffer",
     "ReplayBuffer",
     "SampleToInsertRatio",
+    "SharedOptimizer",
     "make_vec",
     "__version__",
 ]
