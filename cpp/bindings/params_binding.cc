@@ -141,7 +141,15 @@ void BindParams(py::module_& m) {
       .def_property_readonly("num_buffers", [](const PyParamStore& s) { return s.store().num_buffers(); })
       .def_property_readonly("segment_bytes", [](const PyParamStore& s) { return s.store().segment_bytes(); })
       .def_property_readonly("posix_name", [](const PyParamStore& s) { return s.store().posix_name(); })
-      .def_property_readonly("retries", [](const PyParamStore& s) { return s.store().retries(); });
+      .def_property_readonly("retries", [](const PyParamStore& s) { return s.store().retries(); })
+      .def_property(
+          "copy_threads", [](const PyParamStore& s) { return s.store().copy_threads(); },
+          [](PyParamStore& s, int threads) {
+            if (threads < 1 || threads > 64) {
+              throw py::value_error("copy_threads: expected an int from 1 to 64, got " + std::to_string(threads));
+            }
+            s.store().set_copy_threads(threads);
+          });
 }
 
 }  // namespace flockrl::bindings

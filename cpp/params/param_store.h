@@ -34,7 +34,7 @@
 // away from busy buffers (relaxed: correctness never depends on them). The
 // header lives in shared memory; its atomics are lock-free, hence
 // address-free, so they work across processes. How the data bytes are
-// copied: racy_copy.h.
+// copied: racy_copy.h; split over threads: snapshot_copier.h.
 #pragma once
 
 #include <algorithm>
@@ -49,9 +49,9 @@
 
 #include "common/process_identity.h"
 #include "params/param_layout.h"
-#include "params/precision.h"
 #include "params/racy_copy.h"
 #include "params/shm_segment.h"
+#include "params/snapshot_copier.h"
 
 namespace flockrl {
 
@@ -194,9 +194,7 @@ class ParamStore {
     const uint64_t seq = b.seq.load(std::memory_order_relaxed);
     b.seq.store(seq + 1, std::memory_order_relaxed);
     SeqlockWriteFence();
-    uint8_t* base = buffer(index);
-    const auto& slots = layout_.slots();
-    for (std::size_t i = 0; i < slots.size(); ++i) Encode(slots[i], srcs[i], base + slots[i].offset);
+    copier_.Encode(srcs, buffer(index));
     b.version.store(version, std::memory_order_relaxed);
     b.seq.store(seq + 2, std::memory_order_release);
     h.latest.store(version << kIndexBits | index, std::memory_order_release);
@@ -220,9 +218,7 @@ class ParamStore {
       const uint64_t version = b.version.load(std::memory_order_relaxed);
       bool kept = false;
       if ((s1 & 1) == 0 && version > newer_than) {
-        const uint8_t* base = buffer(static_cast<uint32_t>(latest & kIndexMask));
-        const auto& slots = layout_.slots();
-        for (std::size_t i = 0; i < slots.size(); ++i) Decode(slots[i], base + slots[i].offset, dsts[i]);
+        copier_.Decode(buffer(static_cast<uint32_t>(latest & kIndexMask)), dsts);
         SeqlockReadFence();
         kept = b.seq.load(std::memory_order_relaxed) == s1;
       }
@@ -231,6 +227,12 @@ class ParamStore {
       retries_.fetch_add(1, std::memory_order_relaxed);
       if (attempt >= 2) std::this_thread::yield();
     }
+  }
+
+  // Threads a publish or pull may split its copy over (1: the caller's only).
+  int copy_threads() const { return copier_.threads(); }
+  void set_copy_threads(int threads, uint64_t min_bytes_per_thread = SnapshotCopier::kMinBytesPerThread) {
+    copier_.set_threads(threads, min_bytes_per_thread);
   }
 
   // Copies a reader discarded because the writer overtook it (this handle).
@@ -349,43 +351,8 @@ class ParamStore {
     return newest_idle != kMaxBuffers ? newest_idle : oldest;
   }
 
-  // Chunk for reduced-precision conversion: converted in a private,
-  // L1-sized buffer so the only access to shared bytes is a plain copy.
-  static constexpr std::size_t kChunk = 4096;
-
-  static void Encode(const TensorSlot& s, const void* src, uint8_t* dst) {
-    if (s.encoding == Encoding::kRaw) return CopyToShared(dst, src, s.host_bytes);
-    const auto* in = static_cast<const float*>(src);
-    const std::size_t n = s.host_bytes / 4;
-    uint16_t chunk[kChunk];
-    for (std::size_t i = 0; i < n; i += kChunk) {
-      const std::size_t m = std::min(kChunk, n - i);
-      if (s.encoding == Encoding::kFloatAsBFloat16) {
-        FloatToBFloat16(in + i, chunk, m);
-      } else {
-        FloatToHalf(in + i, chunk, m);
-      }
-      CopyToShared(dst + 2 * i, chunk, 2 * m);
-    }
-  }
-
-  static void Decode(const TensorSlot& s, const uint8_t* src, void* dst) {
-    if (s.encoding == Encoding::kRaw) return CopyFromShared(dst, src, s.host_bytes);
-    auto* out = static_cast<float*>(dst);
-    const std::size_t n = s.host_bytes / 4;
-    uint16_t chunk[kChunk];
-    for (std::size_t i = 0; i < n; i += kChunk) {
-      const std::size_t m = std::min(kChunk, n - i);
-      CopyFromShared(chunk, src + 2 * i, 2 * m);
-      if (s.encoding == Encoding::kFloatAsBFloat16) {
-        BFloat16ToFloat(chunk, out + i, m);
-      } else {
-        HalfToFloat(chunk, out + i, m);
-      }
-    }
-  }
-
   ParamLayout layout_;
+  SnapshotCopier copier_{layout_};
   ShmSegment segment_;
   pid_t owner_pid_ = 0;  // the creating process; 0 for readers and once closed
   std::mutex publish_mutex_;

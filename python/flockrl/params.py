@@ -23,6 +23,7 @@ reclaimed by the next ``create`` of that name.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -151,7 +152,17 @@ class ParamStore:
     once; ``publish`` calls are serialised; ``close`` may race with either.
     """
 
-    def __init__(self, core: Any, entries: list[_Entry], name: str):
+    def __init__(self, core: Any, entries: list[_Entry], name: str, copy_threads: int | None):
+        if copy_threads is None:
+            copy_threads = min(4, len(os.sched_getaffinity(0)))
+        elif not isinstance(copy_threads, int) or isinstance(copy_threads, bool):
+            core.close()
+            raise TypeError(f"copy_threads: expected an int, got {type(copy_threads).__name__}")
+        try:
+            core.copy_threads = copy_threads
+        except ValueError:
+            core.close()
+            raise
         self._core = core
         self._entries = entries
         self._name = name
@@ -166,7 +177,8 @@ class ParamStore:
 
     @classmethod
     def create(
-        cls, name: str, module: Any, *, broadcast_dtype: Any = None, num_buffers: int = 3
+        cls, name: str, module: Any, *, broadcast_dtype: Any = None, num_buffers: int = 3,
+        copy_threads: int | None = None,
     ) -> ParamStore:
         """Create store `name` laid out like `module` and publish its weights as version 1.
 
@@ -174,7 +186,10 @@ class ParamStore:
         tensors at half the bytes (rounded to nearest even); readers get them
         back as float32. num_buffers: snapshot buffers (2-8); more lets slow
         readers finish before the writer needs their buffer again.
-        Raises FileExistsError if a live owner holds `name`.
+        copy_threads: threads a publish or pull may split its copy over once
+        the snapshot exceeds 1 MiB per thread (default: up to 4, the CPUs
+        this process may use). Raises FileExistsError if a live owner holds
+        `name`.
         """
         _check_name(name)
         if not isinstance(num_buffers, int) or isinstance(num_buffers, bool):
@@ -184,14 +199,16 @@ class ParamStore:
         core = _core.ParamStoreCore.create(
             name, _describe(entries), [(e.nbytes, e.encoding) for e in entries], num_buffers
         )
-        store = cls(core, entries, name)
+        store = cls(core, entries, name, copy_threads)
         store.publish(module)
         return store
 
     @classmethod
-    def attach(cls, name: str, module: Any) -> ParamStore:
+    def attach(cls, name: str, module: Any, *, copy_threads: int | None = None) -> ParamStore:
         """Attach to store `name` as a reader; `module` must match its layout.
 
+        copy_threads: as for :meth:`create`; a pull that another thread of the
+        same handle is already splitting copies on its own thread.
         Raises FileNotFoundError if there is no such store and ValueError
         naming the first differing tensor if `module` does not match.
         """
@@ -206,7 +223,7 @@ class ParamStore:
             _Entry(e.name, e.shape, e.dtype, e.stored, _nbytes(t)) for e, (_, t) in zip(stored, tensors)
         ]
         core = _core.ParamStoreCore.attach(name, description, [(e.nbytes, e.encoding) for e in entries])
-        return cls(core, entries, name)
+        return cls(core, entries, name, copy_threads)
 
     @staticmethod
     def reclaim(name: str) -> bool:
