@@ -16,7 +16,8 @@ float32 bytes):
 
 Also: ``pull`` when nothing changed (microseconds), and the publisher's
 median publish time while 4 reader processes pull every new version
-(checking every 0.5 ms), against its time alone. ``flockrl bench params`` prints
+(checking every 0.5 ms; the publisher paced like a learner, see
+``publish_with_readers``), against its time alone. ``flockrl bench params`` prints
 ``format_table(run())``.
 """
 
@@ -73,14 +74,15 @@ def _unique_name() -> str:
     return f"bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-# A reader copies every new version and checks for one every 0.5 ms: on a
-# small machine, readers spinning flat out would measure the OS scheduler.
+# A reader (an actor: one copy thread) copies every new version and checks
+# for one every 0.5 ms: on a small machine, readers spinning flat out would
+# measure the OS scheduler.
 _READER = """
 import sys, time
 from flockrl.bench_params import make_model
 from flockrl.params import ParamStore
 model = make_model(int(sys.argv[2]), seed=1)
-store = ParamStore.attach(sys.argv[1], model)
+store = ParamStore.attach(sys.argv[1], model, copy_threads=1)
 print("ready", flush=True)
 idle = 0
 while idle % 256 or store.owner_alive:
@@ -91,10 +93,26 @@ while idle % 256 or store.owner_alive:
 
 
 def publish_with_readers(model: Any, seconds: float) -> tuple[float, float]:
-    """The median publish time alone, and while READERS processes pull every version."""
+    """The median publish time alone, and while READERS processes pull every version.
+
+    The publisher publishes at a learner's pace, not back to back: one
+    publish per 10x its solo publish time (a learner spends most of its time
+    computing updates), so the readers' copies of one version can run on
+    the other cores before the next.
+    """
     store = ParamStore.create(_unique_name(), model)
     try:
-        alone = median_seconds(lambda: store.publish(model), seconds)
+        pause = 9 * median_seconds(lambda: store.publish(model), seconds / 2)
+        durations: list[float] = []
+
+        def paced_publish() -> None:
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            store.publish(model)
+            durations.append(time.perf_counter() - t0)
+
+        median_seconds(paced_publish, 5 * seconds)
+        alone = float(np.median(durations))
         code = textwrap.dedent(_READER)
         readers = [
             subprocess.Popen([sys.executable, "-c", code, store.name, str(num_params(model))],
@@ -105,7 +123,9 @@ def publish_with_readers(model: Any, seconds: float) -> tuple[float, float]:
             for r in readers:
                 if r.stdout.readline().strip() != "ready":
                     raise RuntimeError("a reader process failed to start")
-            contended = median_seconds(lambda: store.publish(model), seconds)
+            durations.clear()
+            median_seconds(paced_publish, 5 * seconds)
+            contended = float(np.median(durations))
         finally:
             store.close()  # readers stop when the owner is gone
             for r in readers:
@@ -209,7 +229,8 @@ def format_table(result: dict[str, Any]) -> str:
     c = result["contention"]
     lines.append(
         f"publish of {c['params'] / 1e6:.3g}M params: {c['alone'] * 1e3:.2f} ms alone, "
-        f"{c['with_readers'] * 1e3:.2f} ms with {READERS} reader processes pulling every version "
+        f"{c['with_readers'] * 1e3:.2f} ms with {READERS} reader processes pulling every version, "
+        "one publish per 10x the solo time "
         f"({c['with_readers'] / c['alone']:.2f}x; {os.cpu_count()} cores)"
     )
     return "\n".join(lines)

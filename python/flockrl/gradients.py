@@ -124,11 +124,11 @@ class Adam:
 class SharedOptimizer:
     """Applies gradients pushed by many workers to `module`'s parameters.
 
-    module: the shared model (its parameters are updated in place; with
-    ``module.share_memory()`` this also works for workers in processes
-    started with torch.multiprocessing). rule: ``SGD``, ``RMSprop`` or
-    ``Adam``; its statistics are shared by all workers. store: a
-    ``ParamStore`` created for `module` to publish to, or None.
+    module: the shared model, updated in place. Workers are threads of this
+    process (as flockrl's actors are); workers in other processes reach the
+    weights through the ParamStore. rule: ``SGD``, ``RMSprop`` or ``Adam``;
+    its statistics are shared by all workers. store: a ``ParamStore``
+    created for `module` to publish to, or None.
     """
 
     def __init__(
