@@ -1,0 +1,216 @@
+"""DQN (Mnih et al. 2015) and its common extensions: Double DQN, a dueling
+head, n-step returns, prioritized replay, Huber loss, gradient clipping,
+hard or Polyak target updates. The update rule lives here; acting and the
+actor/learner plumbing live in flockrl.runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from flockrl.config import Config
+
+
+@dataclass
+class DQNConfig(Config):
+    """DQN. The defaults solve CartPole-v1 (rl-zoo's tuned values, as
+    samples per insert instead of train_freq/gradient_steps)."""
+
+    env: str = "CartPole-v1"
+    """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any gymnasium id with discrete actions."""
+    total_steps: int = 100_000
+    """Environment steps to train for (all actors together)."""
+    seed: int = 0
+    """Seeds torch, the envs, exploration and the replay buffer."""
+    num_actors: int = 1
+    """Actor threads, each with its own vector env and policy copy."""
+    envs_per_actor: int = 1
+    """Envs each actor steps together."""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    """Widths of the Q-network's hidden layers (ReLU)."""
+    dueling: bool = False
+    """Split the head into state value and advantages (Wang et al. 2016)."""
+    double_dqn: bool = True
+    """Pick the next action with the online net, value it with the target net (van Hasselt et al. 2016)."""
+    lr: float = 2.3e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    n_step: int = 1
+    """Steps summed into each transition's return (1: one-step TD)."""
+    batch_size: int = 64
+    """Transitions per learner update."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions (FIFO eviction)."""
+    learning_starts: int = 1000
+    """Transitions in the buffer before the learner starts."""
+    samples_per_insert: float = 32.0
+    """Transitions sampled per transition added; the rate limiter holds actors or learner to it."""
+    target_update_interval: int = 128
+    """Learner updates between target-network updates."""
+    tau: float = 1.0
+    """Target update rate: 1 copies the online net (hard update), < 1 is Polyak averaging."""
+    max_grad_norm: float = 10.0
+    """Gradient-norm clip (0: no clipping)."""
+    exploration_fraction: float = 0.16
+    """Fraction of total_steps over which epsilon decays linearly."""
+    epsilon_start: float = 1.0
+    """Epsilon at step 0."""
+    epsilon_final: float = 0.04
+    """Epsilon after the decay."""
+    prioritized: bool = False
+    """Prioritized replay (Schaul et al. 2016) instead of uniform."""
+    alpha: float = 0.6
+    """Prioritization exponent."""
+    beta_start: float = 0.4
+    """Importance-sampling exponent at the start, annealed to 1 over training."""
+    publish_interval: int = 16
+    """Learner updates between publishing weights to the actors."""
+    eval_interval: int = 10_000
+    """Environment steps between evaluations (0: only at the end)."""
+    eval_episodes: int = 20
+    """Episodes per evaluation (greedy policy, separate envs)."""
+    device: str = "auto"
+    """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_range("lr", 0, None, low_inclusive=False)
+        self.check_range("gamma", 0, 1)
+        self.check_range("tau", 0, 1, low_inclusive=False)
+        self.check_range("exploration_fraction", 0, 1)
+        self.check_range("epsilon_start", 0, 1)
+        self.check_range("epsilon_final", 0, 1)
+        self.check_range("alpha", 0, None)
+        self.check_range("beta_start", 0, 1)
+        self.check_range("samples_per_insert", 0, None, low_inclusive=False)
+        self.check_range("max_grad_norm", 0, None)
+        for name in ("total_steps", "num_actors", "envs_per_actor", "n_step", "batch_size", "buffer_size",
+                     "target_update_interval", "publish_interval", "eval_episodes"):
+            self.check_range(name, 1, None)
+        for name in ("learning_starts", "eval_interval"):
+            self.check_range(name, 0, None)
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+        if self.learning_starts > self.buffer_size:
+            raise ValueError(f"learning_starts: expected at most buffer_size ({self.buffer_size}), "
+                             f"got {self.learning_starts}")
+
+    def epsilon(self, step: int) -> float:
+        """The linear exploration schedule at env step `step`."""
+        decay_steps = self.exploration_fraction * self.total_steps
+        if decay_steps <= 0:
+            return self.epsilon_final
+        frac = min(1.0, step / decay_steps)
+        return self.epsilon_start + frac * (self.epsilon_final - self.epsilon_start)
+
+    def beta(self, step: int) -> float:
+        """The importance-sampling exponent at env step `step` (linear to 1)."""
+        return self.beta_start + min(1.0, step / self.total_steps) * (1.0 - self.beta_start)
+
+
+class QNetwork(nn.Module):
+    """An MLP from observations to one Q-value per action; optionally dueling."""
+
+    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: tuple[int, ...], dueling: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for h in hidden_sizes:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        self.body = nn.Sequential(*layers)
+        self.dueling = dueling
+        self.head = nn.Linear(width, num_actions)
+        self.value = nn.Linear(width, 1) if dueling else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = self.body(obs.flatten(1).float())
+        q = self.head(x)
+        if self.value is not None:
+            q = self.value(x) + q - q.mean(dim=1, keepdim=True)
+        return q
+
+
+def td_targets(
+    reward: torch.Tensor, discount: torch.Tensor, next_q_target: torch.Tensor,
+    next_q_online: torch.Tensor | None,
+) -> torch.Tensor:
+    """reward + discount * Q_target(s', a*), a* = argmax Q_online(s') (Double
+    DQN, when next_q_online is given) or argmax Q_target(s') (DQN). The
+    discount is gamma^n, or 0 past a terminal state (see NStepAccumulator)."""
+    if next_q_online is None:
+        next_value = next_q_target.max(dim=1).values
+    else:
+        best = next_q_online.argmax(dim=1, keepdim=True)
+        next_value = next_q_target.gather(1, best).squeeze(1)
+    return reward + discount * next_value
+
+
+class DQNLearner:
+    """The online and target Q-networks, the optimizer and one update step."""
+
+    def __init__(self, config: DQNConfig, obs_dim: int, num_actions: int, device: torch.device):
+        self.config, self.device = config, device
+        self.online = QNetwork(obs_dim, num_actions, config.hidden_sizes, config.dueling).to(device)
+        self.target = QNetwork(obs_dim, num_actions, config.hidden_sizes, config.dueling).to(device)
+        self.target.load_state_dict(self.online.state_dict())
+        self.target.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.online.parameters(), lr=config.lr)
+        self.updates = 0
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """One gradient step on `batch` (tensors on self.device); returns the
+        loss and the new priorities (|TD error|) as a numpy array."""
+        c = self.config
+        q = self.online(batch["obs"]).gather(1, batch["action"].long()[:, None]).squeeze(1)
+        with torch.no_grad():
+            next_q_target = self.target(batch["next_obs"])
+            next_q_online = self.online(batch["next_obs"]) if c.double_dqn else None
+            target = td_targets(batch["reward"].float(), batch["discount"].float(), next_q_target, next_q_online)
+        td_error = q - target
+        losses = nn.functional.smooth_l1_loss(q, target, reduction="none")
+        if "weights" in batch:
+            losses = losses * batch["weights"].float()
+        loss = losses.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.online.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % c.target_update_interval == 0:
+            self.update_target()
+        return {"loss": float(loss), "priorities": td_error.detach().abs().cpu().numpy().astype(np.float64)}
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        tau = self.config.tau
+        if tau >= 1.0:
+            self.target.load_state_dict(self.online.state_dict())
+            return
+        for t, o in zip(self.target.parameters(), self.online.parameters()):
+            t.lerp_(o, tau)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"online": self.online.state_dict(), "target": self.target.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.online.load_state_dict(state["online"])
+        self.target.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+
+
+def apex_epsilons(num_actors: int, epsilon: float = 0.4, alpha: float = 7.0) -> list[float]:
+    """Ape-X's fixed per-actor exploration: eps_i = eps^(1 + i*alpha/(N-1))
+    (Horgan et al. 2018); a single actor gets eps."""
+    if num_actors == 1:
+        return [epsilon]
+    return [epsilon ** (1 + i * alpha / (num_actors - 1)) for i in range(num_actors)]

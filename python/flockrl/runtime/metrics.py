@@ -1,0 +1,66 @@
+"""Run metrics shared by actor threads and the learner: env steps/s,
+learner updates/s, samples per insert, policy lag, episode returns and
+lengths. Thread-safe; recording is a lock and a few additions."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+
+class Metrics:
+    def __init__(self, window: int = 100):
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self.env_steps = 0
+        self.updates = 0
+        self.inserted = 0
+        self.sampled = 0
+        self.episodes = 0
+        self._returns: deque[float] = deque(maxlen=window)
+        self._lengths: deque[int] = deque(maxlen=window)
+        self._lags: deque[float] = deque(maxlen=window)
+        self._last = (self._start, 0, 0)  # time, env steps, updates at the last snapshot
+
+    def add_steps(self, steps: int, inserted: int) -> None:
+        with self._lock:
+            self.env_steps += steps
+            self.inserted += inserted
+
+    def add_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
+        with self._lock:
+            self.episodes += len(returns)
+            self._returns.extend(float(r) for r in returns)
+            self._lengths.extend(int(n) for n in lengths)
+
+    def add_update(self, sampled: int, policy_lag: float | None = None) -> None:
+        with self._lock:
+            self.updates += 1
+            self.sampled += sampled
+            if policy_lag is not None:
+                self._lags.append(policy_lag)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Totals, rates since the previous snapshot, and recent means."""
+        with self._lock:
+            now = time.monotonic()
+            t0, steps0, updates0 = self._last
+            dt = max(now - t0, 1e-9)
+            out = {
+                "time": now - self._start,
+                "env_steps": self.env_steps,
+                "updates": self.updates,
+                "episodes": self.episodes,
+                "sps": (self.env_steps - steps0) / dt,
+                "updates_per_sec": (self.updates - updates0) / dt,
+                "samples_per_insert": self.sampled / self.inserted if self.inserted else 0.0,
+                "policy_lag": float(np.mean(self._lags)) if self._lags else 0.0,
+                "return_mean": float(np.mean(self._returns)) if self._returns else float("nan"),
+                "length_mean": float(np.mean(self._lengths)) if self._lengths else float("nan"),
+            }
+            self._last = (now, self.env_steps, self.updates)
+            return out
