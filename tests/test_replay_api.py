@@ -26,7 +26,9 @@ def test_nbytes_is_known_before_allocating():
     uniform = flockrl.ReplayBuffer.nbytes_for(1000, FIELDS)
     assert uniform == 1000 * 40 + 1000 * 8  # rows + slot words
     prio = flockrl.PrioritizedReplayBuffer.nbytes_for(1000, FIELDS)
-    assert prio == uniform + 2 * 2 * 1024 * 8  # + sum and min trees over 1024 leaves
+    # + an 8-ary tree, each level padded to groups of 8: sums over 1000 leaves
+    # and 125, 16, 2, 1 nodes (1000 + 128 + 16 + 8 + 8), mins over the internal ones
+    assert prio == uniform + (1160 + 160) * 8
     assert flockrl.PrioritizedReplayBuffer(1000, FIELDS).nbytes == prio
 
 

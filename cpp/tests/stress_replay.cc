@@ -6,6 +6,7 @@
 //   - every counter adds up (adds + dropped = items offered);
 //   - once quiet, each tree node equals the combination of its children
 //     (the root equals the sum of the leaves, the min the smallest leaf).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -43,33 +44,37 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-// Two threads update the two leaves of a tiny tree at the same moment,
-// round after round; after each round the root must equal what the leaves
-// call for. A parent update lost to the race (a thread storing a sum of a
-// stale child last) shows here at once.
-void StressTree() {
-  PriorityTree tree(2);
-  constexpr int kRounds = 100000;
+// Two threads update two leaves of a tree at the same moment, round after
+// round; after each round the root must equal what the leaves call for. A
+// parent update lost to the race (a thread storing a combination of a stale
+// child last) shows here at once. Siblings race at every level; leaves in
+// different subtrees race only where their paths meet.
+void StressTree(int64_t capacity, int64_t leaf_a, int64_t leaf_b) {
+  PriorityTree tree(capacity);
+  constexpr int kRounds = 50000;
   std::atomic<int> arrived{0};
   auto barrier = [&](int generation) {  // both threads reach `generation`
     arrived.fetch_add(1);
     while (arrived.load() < 2 * generation) FLOCKRL_CPU_RELAX();
   };
   int mismatches = 0;
-  auto worker = [&](int64_t leaf) {
+  auto worker = [&](int64_t leaf, int salt) {
     std::vector<int64_t> dirty;
     dirty.reserve(1);
     for (int round = 0; round < kRounds; ++round) {
       barrier(2 * round + 1);
-      tree.SetLeaf(leaf, static_cast<double>(Mix(static_cast<uint64_t>(round * 2 + leaf)) % 1000 + 1));
+      tree.SetLeaf(leaf, static_cast<double>(Mix(static_cast<uint64_t>(round * 2 + salt)) % 1000 + 1));
       dirty.assign(1, leaf);
       tree.Propagate(dirty);
       barrier(2 * round + 2);
-      if (leaf == 0 && tree.Total() != tree.Leaf(0) + tree.Leaf(1)) ++mismatches;
+      if (salt == 0) {
+        const double a = tree.Leaf(leaf_a), b = tree.Leaf(leaf_b);
+        if (tree.Total() != a + b || tree.Min() != std::min(a, b)) ++mismatches;
+      }
     }
   };
-  std::thread other(worker, 1);
-  worker(0);
+  std::thread other(worker, leaf_b, 1);
+  worker(leaf_a, 0);
   other.join();
   CHECK(mismatches == 0);
 }
@@ -110,7 +115,9 @@ void StressRateLimiter() {
 }
 
 int main() {
-  StressTree();
+  StressTree(2, 0, 1);        // one level: the root over both leaves
+  StressTree(512, 0, 1);      // three levels, siblings at each
+  StressTree(512, 0, 511);    // three levels, paths meeting at the root
   StressRateLimiter();
   ReplayBuffer buffer(Config());
   std::atomic<bool> stop{false};
