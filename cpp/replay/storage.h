@@ -1,17 +1,20 @@
-// The data of a replay buffer: named fields declared up front, each stored
-// contiguously as `capacity` rows of a fixed size.
+// The data of a replay buffer: named fields declared up front, stored row
+// by row: all fields of one item side by side (each padded to whole 8-byte
+// words), so a sampled item costs one or two cache-line misses instead of
+// one per field.
 //
-// Rows are padded to whole 8-byte words and copied word by word with atomic
-// release stores and acquire loads (std::atomic_ref), because a reader may
-// copy a row while a writer overwrites it: the slot table's seqlock discards
-// such a copy (the orders are what it relies on, see slot_table.h), and the
-// racing accesses themselves must not be undefined behaviour.
+// Rows are copied word by word with atomic release stores and acquire loads
+// (std::atomic_ref), because a reader may copy a row while a writer
+// overwrites it: the slot table's seqlock discards such a copy (the orders
+// are what it relies on, see slot_table.h), and the racing accesses
+// themselves must not be undefined behaviour.
 //
 // Thread-safety: WriteRow/ReadRow may run concurrently on any slots; the
 // caller (the slot table protocol) decides which copies count. Never allocate.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -54,18 +57,34 @@ struct FieldSpec {
 
 class ReplayStorage {
  public:
-  ReplayStorage(int64_t capacity, std::vector<FieldSpec> fields) : capacity_(capacity), fields_(std::move(fields)) {
+  ReplayStorage(int64_t capacity, std::vector<FieldSpec> fields)
+      : capacity_(capacity), fields_(std::move(fields)), stride_(RowStride(fields_)) {
+    int64_t offset = 0;
     for (const FieldSpec& f : fields_) {
-      // Pages are touched as rows are written; only written rows are read.
-      data_.emplace_back(static_cast<std::size_t>(capacity_ * f.RowWords()));
+      offsets_.push_back(offset);
+      offset += f.RowWords();
     }
+    // Pages are touched as rows are written; only written rows are read.
+    data_ = BigArray<uint64_t>(static_cast<std::size_t>(capacity_ * stride_));
+  }
+
+  // Words from one row to the next. A row of up to 8 words is padded to a
+  // power of two if that costs at most 25% more memory (then it never
+  // straddles two cache lines); a long row (>= 64 words) is padded to whole
+  // lines (< 1/8 more) so that its copies stream whole lines.
+  static int64_t RowStride(const std::vector<FieldSpec>& fields) {
+    int64_t words = 0;
+    for (const FieldSpec& f : fields) words += f.RowWords();
+    if (words <= 8) {
+      const auto pow2 = static_cast<int64_t>(std::bit_ceil(static_cast<uint64_t>(words)));
+      return 4 * pow2 <= 5 * words ? pow2 : words;
+    }
+    return words >= 64 ? (words + 7) / 8 * 8 : words;
   }
 
   // Bytes the data of `capacity` rows of `fields` takes.
   static int64_t BytesFor(int64_t capacity, const std::vector<FieldSpec>& fields) {
-    int64_t bytes = 0;
-    for (const FieldSpec& f : fields) bytes += capacity * f.RowWords() * 8;
-    return bytes;
+    return capacity * RowStride(fields) * 8;
   }
 
   int64_t capacity() const { return capacity_; }
@@ -74,38 +93,38 @@ class ReplayStorage {
   // Copies item `row` of every field's source batch (src[f] points at a
   // contiguous [batch, item] array) into `slot`.
   void WriteRow(int64_t slot, const std::vector<const uint8_t*>& src, int64_t row) {
+    uint64_t* dst = Row(slot);
     for (std::size_t f = 0; f < fields_.size(); ++f) {
       const int64_t bytes = fields_[f].ItemBytes();
-      CopyToWords(src[f] + row * bytes, Row(f, slot), bytes);
+      CopyToWords(src[f] + row * bytes, dst + offsets_[f], bytes);
     }
   }
 
-  // Hint that `slot` is about to be read: the first lines of each field's row.
+  // Hint that `slot` is about to be read: up to its first four lines (the
+  // rest streams), and the line its last prefetched word is on.
   void PrefetchRow(int64_t slot) const {
-    for (std::size_t f = 0; f < fields_.size(); ++f) {
-      const uint64_t* row = Row(f, slot);
-      const int64_t words = std::min<int64_t>(fields_[f].RowWords(), 32);  // up to 4 lines; the rest streams
-      for (int64_t w = 0; w < words; w += 8) __builtin_prefetch(row + w);
-    }
+    const uint64_t* row = Row(slot);
+    const int64_t words = std::min<int64_t>(stride_, 32);
+    for (int64_t w = 0; w < words; w += 8) __builtin_prefetch(row + w);
+    __builtin_prefetch(row + words - 1);
   }
 
   // Copies field `field` of `slot` to `dst` (ItemBytes bytes).
   void ReadField(std::size_t field, int64_t slot, uint8_t* dst) const {
-    CopyFromWords(Row(field, slot), dst, fields_[field].ItemBytes());
+    CopyFromWords(Row(slot) + offsets_[field], dst, fields_[field].ItemBytes());
   }
 
   // Copies `slot` into item `row` of every field's destination batch.
   void ReadRow(int64_t slot, const std::vector<uint8_t*>& dst, int64_t row) const {
+    uint64_t* src = Row(slot);
     for (std::size_t f = 0; f < fields_.size(); ++f) {
       const int64_t bytes = fields_[f].ItemBytes();
-      CopyFromWords(Row(f, slot), dst[f] + row * bytes, bytes);
+      CopyFromWords(src + offsets_[f], dst[f] + row * bytes, bytes);
     }
   }
 
  private:
-  uint64_t* Row(std::size_t field, int64_t slot) const {
-    return data_[field].get() + static_cast<std::size_t>(slot * fields_[field].RowWords());
-  }
+  uint64_t* Row(int64_t slot) const { return data_.get() + static_cast<std::size_t>(slot * stride_); }
 
   // Whole words first (fixed-size memcpy compiles to one move), then the
   // partial last word.
@@ -137,7 +156,9 @@ class ReplayStorage {
 
   const int64_t capacity_;
   std::vector<FieldSpec> fields_;
-  std::vector<BigArray<uint64_t>> data_;  // per field: capacity * RowWords words
+  const int64_t stride_;          // words per row
+  std::vector<int64_t> offsets_;  // of each field in a row, in words
+  BigArray<uint64_t> data_;       // capacity rows of stride_ words
 };
 
 }  // namespace flockrl
