@@ -145,8 +145,10 @@ class PriorityTree {
   // the walks a few places ahead are prefetched while the current one is
   // read, so the cache misses of a batch overlap instead of queueing one
   // after another. `nodes` is scratch of the same length as `masses` (which
-  // it consumes); leaves come out in `nodes`. Thread-safe. Never allocates.
-  void FindPrefixSums(double* masses, int64_t* nodes, int64_t n) const {
+  // it consumes); leaves come out in `nodes`, and on_leaf(leaf) is called
+  // as each walk ends. Thread-safe. Never allocates.
+  template <typename OnLeaf>
+  void FindPrefixSums(double* masses, int64_t* nodes, int64_t n, OnLeaf on_leaf) const {
     constexpr int64_t kAhead = 16;  // about the misses a core keeps in flight
     for (int64_t i = 0; i < n; ++i) nodes[i] = 0;
     for (int level = top_; level >= 1; --level) {
@@ -155,6 +157,7 @@ class PriorityTree {
       for (int64_t i = 0; i < n; ++i) {
         if (i + kAhead < n) __builtin_prefetch(children + nodes[i + kAhead] * kArity);
         Descend(level, nodes[i], masses[i]);
+        if (level == 1) on_leaf(nodes[i]);
       }
     }
   }

@@ -199,15 +199,20 @@ class ReplayBuffer {
     if (tree_) {
       std::vector<double> masses(n);
       for (std::size_t i = 0; i < n; ++i) masses[i] = Stratum(i, batch, total, rng);
-      tree_->FindPrefixSums(masses.data(), slots.data(), batch);
+      // Each row is fetched as soon as its walk ends, overlapping the
+      // remaining walks (256 rows of a line or two fit in L1/L2).
+      tree_->FindPrefixSums(masses.data(), slots.data(), batch, [&](int64_t slot) {
+        slots_.Prefetch(slot);
+        storage_.PrefetchRow(slot);
+      });
     } else {
       for (std::size_t i = 0; i < n; ++i) slots[i] = UniformSlot(size, rng);
     }
-    // Rows are fetched a few items ahead of the copy: enough misses in
-    // flight to hide latency, few enough to stay in the fill buffers and L1.
+    // Uniform: rows are fetched a few items ahead of the copy: enough misses
+    // in flight to hide latency, few enough to stay in the fill buffers and L1.
     constexpr std::size_t kAhead = 12;
     auto prefetch = [&](std::size_t i) {
-      if (i >= n) return;
+      if (tree_ || i >= n) return;  // prioritized: fetched by the walk
       slots_.Prefetch(slots[i]);
       storage_.PrefetchRow(slots[i]);
     };
