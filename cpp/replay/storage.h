@@ -81,7 +81,7 @@ class ReplayStorage {
       : capacity_(capacity), fields_(std::move(fields)), stride_(RowStride(fields_)) {
     int64_t offset = 0;
     for (const FieldSpec& f : fields_) {
-      offsets_.push_back(offset);
+      columns_.push_back({offset, f.ItemBytes()});
       offset += f.RowWords();
     }
     // Pages are touched as rows are written; only written rows are read.
@@ -114,9 +114,9 @@ class ReplayStorage {
   // contiguous [batch, item] array) into `slot`.
   void WriteRow(int64_t slot, const std::vector<const uint8_t*>& src, int64_t row) {
     uint64_t* dst = Row(slot);
-    for (std::size_t f = 0; f < fields_.size(); ++f) {
-      const int64_t bytes = fields_[f].ItemBytes();
-      CopyToWords(src[f] + row * bytes, dst + offsets_[f], bytes);
+    for (std::size_t f = 0; f < columns_.size(); ++f) {
+      const Column c = columns_[f];
+      CopyToWords(src[f] + row * c.bytes, dst + c.offset, c.bytes);
     }
   }
 
@@ -136,8 +136,8 @@ class ReplayStorage {
 #ifdef FLOCKRL_STREAM_ROWS
     uint64_t* dst = Row(slot);
     int64_t w = 0;
-    for (std::size_t f = 0; f < fields_.size(); ++f) {
-      const int64_t bytes = fields_[f].ItemBytes(), full = bytes / 8, tail = bytes % 8;
+    for (std::size_t f = 0; f < columns_.size(); ++f) {
+      const int64_t bytes = columns_[f].bytes, full = bytes / 8, tail = bytes % 8;
       const uint8_t* s = src[f] + row * bytes;
       for (int64_t k = 0; k < full; ++k) {
         uint64_t v;
@@ -146,7 +146,7 @@ class ReplayStorage {
       }
       if (tail) {
         uint64_t v = 0;
-        std::memcpy(&v, s + 8 * full, static_cast<std::size_t>(tail));
+        CopyTail(&v, s + 8 * full, tail);
         Stream(dst + w++, v);
       }
     }
@@ -177,15 +177,15 @@ class ReplayStorage {
 
   // Copies field `field` of `slot` to `dst` (ItemBytes bytes).
   void ReadField(std::size_t field, int64_t slot, uint8_t* dst) const {
-    CopyFromWords(Row(slot) + offsets_[field], dst, fields_[field].ItemBytes());
+    CopyFromWords(Row(slot) + columns_[field].offset, dst, columns_[field].bytes);
   }
 
   // Copies `slot` into item `row` of every field's destination batch.
   void ReadRow(int64_t slot, const std::vector<uint8_t*>& dst, int64_t row) const {
     uint64_t* src = Row(slot);
-    for (std::size_t f = 0; f < fields_.size(); ++f) {
-      const int64_t bytes = fields_[f].ItemBytes();
-      CopyFromWords(src + offsets_[f], dst[f] + row * bytes, bytes);
+    for (std::size_t f = 0; f < columns_.size(); ++f) {
+      const Column c = columns_[f];
+      CopyFromWords(src + c.offset, dst[f] + row * c.bytes, c.bytes);
     }
   }
 
@@ -198,6 +198,17 @@ class ReplayStorage {
   }
 #endif
 
+  // The 1-7 bytes after the whole words: the common sizes as single moves
+  // (a variable-size memcpy would be a call or a byte loop per item).
+  static void CopyTail(void* dst, const void* src, int64_t tail) {
+    switch (tail) {
+      case 1: std::memcpy(dst, src, 1); break;
+      case 2: std::memcpy(dst, src, 2); break;
+      case 4: std::memcpy(dst, src, 4); break;
+      default: std::memcpy(dst, src, static_cast<std::size_t>(tail));
+    }
+  }
+
   // Whole words first (fixed-size memcpy compiles to one move), then the
   // partial last word.
   static void CopyToWords(const uint8_t* src, uint64_t* dst, int64_t bytes) {
@@ -209,7 +220,7 @@ class ReplayStorage {
     }
     if (tail) {
       uint64_t w = 0;
-      std::memcpy(&w, src + 8 * full, static_cast<std::size_t>(tail));
+      CopyTail(&w, src + 8 * full, tail);
       std::atomic_ref<uint64_t>(dst[full]).store(w, std::memory_order_release);
     }
   }
@@ -222,7 +233,7 @@ class ReplayStorage {
     }
     if (tail) {
       const uint64_t w = std::atomic_ref<uint64_t>(src[full]).load(std::memory_order_acquire);
-      std::memcpy(dst + 8 * full, &w, static_cast<std::size_t>(tail));
+      CopyTail(dst + 8 * full, &w, tail);
     }
   }
 
@@ -231,7 +242,11 @@ class ReplayStorage {
   const int64_t capacity_;
   std::vector<FieldSpec> fields_;
   const int64_t stride_;          // words per row
-  std::vector<int64_t> offsets_;  // of each field in a row, in words
+  struct Column {
+    int64_t offset;  // in the row, in words
+    int64_t bytes;   // of one item of the field
+  };
+  std::vector<Column> columns_;  // per field, precomputed: copies run per item
   BigArray<uint64_t> data_;       // capacity rows of stride_ words
 };
 
