@@ -86,7 +86,7 @@ class PriorityTree {
   double Leaf(int64_t leaf) const { return sums_[Index(leaf)].load(std::memory_order_relaxed); }
 
   // Hint that `leaf` is about to be written.
-  void PrefetchLeaf(int64_t leaf) const { __builtin_prefetch(&sums_[Index(leaf)], 1); }
+  void PrefetchLeaf(int64_t leaf) const { Touch(sums_[Index(leaf)]); }
 
   // Recomputes every ancestor of `leaves` (which it sorts and rewrites as
   // scratch). Thread-safe. Never allocates.
@@ -102,9 +102,9 @@ class PriorityTree {
       }
       leaves.resize(n);
       for (int64_t parent : leaves) {
-        __builtin_prefetch(&sums_[Index(sum_off_[Index(level)] + parent)], 1);
-        __builtin_prefetch(&mins_[Index(min_off_[Index(level)] + parent)], 1);
-        if (level > 1) __builtin_prefetch(&mins_[Index(min_off_[Index(level - 1)] + parent * kArity)]);
+        Touch(sums_[Index(sum_off_[Index(level)] + parent)]);
+        Touch(mins_[Index(min_off_[Index(level)] + parent)]);
+        if (level > 1) Touch(mins_[Index(min_off_[Index(level - 1)] + parent * kArity)]);
       }
       RecomputeLevel(level, [&](auto&& fn) {
         for (int64_t parent : leaves) fn(parent);
@@ -153,9 +153,9 @@ class PriorityTree {
     for (int64_t i = 0; i < n; ++i) nodes[i] = 0;
     for (int level = top_; level >= 1; --level) {
       const std::atomic<double>* children = &sums_[Index(sum_off_[Index(level - 1)])];
-      for (int64_t i = 0; i < std::min(n, kAhead); ++i) __builtin_prefetch(children + nodes[i] * kArity);
+      for (int64_t i = 0; i < std::min(n, kAhead); ++i) Touch(children[nodes[i] * kArity]);
       for (int64_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) __builtin_prefetch(children + nodes[i + kAhead] * kArity);
+        if (i + kAhead < n) Touch(children[nodes[i + kAhead] * kArity]);
         Descend(level, nodes[i], masses[i]);
         if (level == 1) on_leaf(nodes[i]);
       }

@@ -128,7 +128,7 @@ class SlotTable {
     return now != kEmpty && PosOf(now) == PosOf(word) && TagOf(now) != kWriting;
   }
 
-  void Prefetch(int64_t slot) const { __builtin_prefetch(&words_[Index(slot)]); }
+  void Prefetch(int64_t slot) const { Touch(words_[Index(slot)]); }
 
   // Racy observer: the word of `slot`.
   uint64_t Load(int64_t slot) const { return words_[Index(slot)].load(std::memory_order_acquire); }

@@ -169,10 +169,10 @@ class ReplayStorage {
   // Hint that `slot` is about to be read: up to its first four lines (the
   // rest streams), and the line its last prefetched word is on.
   void PrefetchRow(int64_t slot) const {
-    const uint64_t* row = Row(slot);
+    uint64_t* row = Row(slot);
     const int64_t words = std::min<int64_t>(stride_, 32);
-    for (int64_t w = 0; w < words; w += 8) __builtin_prefetch(row + w);
-    __builtin_prefetch(row + words - 1);
+    for (int64_t w = 0; w < words; w += 8) Touch(row[w]);
+    Touch(row[words - 1]);
   }
 
   // Copies field `field` of `slot` to `dst` (ItemBytes bytes).
