@@ -25,8 +25,13 @@ def test_nbytes_is_known_before_allocating():
     # 4 floats + int64 + float + bool, each row padded to 8-byte words: 16 + 8 + 8 + 8 = 40.
     uniform = flockrl.ReplayBuffer.nbytes_for(1000, FIELDS)
     assert uniform == 1000 * 40 + 1000 * 8  # rows + slot words
+    # 7 words are padded to 8 so that a row never straddles two cache lines
+    wider = {**FIELDS, "next_obs": ((4,), np.float32)}
+    assert flockrl.ReplayBuffer.nbytes_for(1000, wider) == 1000 * 64 + 1000 * 8
     prio = flockrl.PrioritizedReplayBuffer.nbytes_for(1000, FIELDS)
-    assert prio == uniform + 2 * 2 * 1024 * 8  # + sum and min trees over 1024 leaves
+    # + an 8-ary tree, each level padded to groups of 8: sums over 1000 leaves
+    # and 125, 16, 2, 1 nodes (1000 + 128 + 16 + 8 + 8), mins over the internal ones
+    assert prio == uniform + (1160 + 160) * 8
     assert flockrl.PrioritizedReplayBuffer(1000, FIELDS).nbytes == prio
 
 

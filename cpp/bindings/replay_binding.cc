@@ -90,6 +90,10 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
                             " such items is too large to address");
     }
   }
+  // Row padding (storage.h) adds less than one cache line per row.
+  if (__builtin_add_overflow(total, capacity * 64, &total)) {
+    throw py::value_error("fields: a buffer of " + std::to_string(capacity) + " such items is too large to address");
+  }
   return c;
 }
 

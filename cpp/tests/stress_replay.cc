@@ -6,6 +6,7 @@
 //   - every counter adds up (adds + dropped = items offered);
 //   - once quiet, each tree node equals the combination of its children
 //     (the root equals the sum of the leaves, the min the smallest leaf).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -20,17 +21,16 @@ using namespace flockrl;
 
 namespace {
 
-constexpr int64_t kRow = 64;  // floats per observation
 constexpr int64_t kCapacity = 128;
 
-ReplayConfig Config() {
+ReplayConfig Config(int64_t row_floats) {
   ReplayConfig c;
   c.capacity = kCapacity;
   c.prioritized = true;
   c.alpha = 0.6;
   c.eps = 1e-3;
   c.seed = 7;
-  c.fields = {{"obs", {kRow}, DType::kFloat32}, {"tag", {}, DType::kInt64}};
+  c.fields = {{"obs", {row_floats}, DType::kFloat32}, {"tag", {}, DType::kInt64}};
   return c;
 }
 
@@ -43,33 +43,37 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-// Two threads update the two leaves of a tiny tree at the same moment,
-// round after round; after each round the root must equal what the leaves
-// call for. A parent update lost to the race (a thread storing a sum of a
-// stale child last) shows here at once.
-void StressTree() {
-  PriorityTree tree(2);
-  constexpr int kRounds = 100000;
+// Two threads update two leaves of a tree at the same moment, round after
+// round; after each round the root must equal what the leaves call for. A
+// parent update lost to the race (a thread storing a combination of a stale
+// child last) shows here at once. Siblings race at every level; leaves in
+// different subtrees race only where their paths meet.
+void StressTree(int64_t capacity, int64_t leaf_a, int64_t leaf_b) {
+  PriorityTree tree(capacity);
+  constexpr int kRounds = 50000;
   std::atomic<int> arrived{0};
   auto barrier = [&](int generation) {  // both threads reach `generation`
     arrived.fetch_add(1);
     while (arrived.load() < 2 * generation) FLOCKRL_CPU_RELAX();
   };
   int mismatches = 0;
-  auto worker = [&](int64_t leaf) {
+  auto worker = [&](int64_t leaf, int salt) {
     std::vector<int64_t> dirty;
     dirty.reserve(1);
     for (int round = 0; round < kRounds; ++round) {
       barrier(2 * round + 1);
-      tree.SetLeaf(leaf, static_cast<double>(Mix(static_cast<uint64_t>(round * 2 + leaf)) % 1000 + 1));
+      tree.SetLeaf(leaf, static_cast<double>(Mix(static_cast<uint64_t>(round * 2 + salt)) % 1000 + 1));
       dirty.assign(1, leaf);
       tree.Propagate(dirty);
       barrier(2 * round + 2);
-      if (leaf == 0 && tree.Total() != tree.Leaf(0) + tree.Leaf(1)) ++mismatches;
+      if (salt == 0) {
+        const double a = tree.Leaf(leaf_a), b = tree.Leaf(leaf_b);
+        if (tree.Total() != a + b || tree.Min() != std::min(a, b)) ++mismatches;
+      }
     }
   };
-  std::thread other(worker, 1);
-  worker(0);
+  std::thread other(worker, leaf_b, 1);
+  worker(leaf_a, 0);
   other.join();
   CHECK(mismatches == 0);
 }
@@ -109,10 +113,9 @@ void StressRateLimiter() {
   CHECK(sampled.load() > 0);
 }
 
-int main() {
-  StressTree();
-  StressRateLimiter();
-  ReplayBuffer buffer(Config());
+// Writers, a sampler and an updater on one buffer with rows of `row_floats` floats.
+void StressBuffer(const int64_t row_floats) {
+  ReplayBuffer buffer(Config(row_floats));
   std::atomic<bool> stop{false};
   std::atomic<int64_t> offered{0}, sampled{0}, torn_seen{0};
 
@@ -122,14 +125,14 @@ int main() {
     std::vector<double> prio;
     for (uint64_t round = 0; !stop.load(std::memory_order_relaxed); ++round) {
       const int64_t n = 1 + static_cast<int64_t>(Mix(round * 3 + static_cast<uint64_t>(w)) % 32);
-      obs.resize(static_cast<std::size_t>(n * kRow));
+      obs.resize(static_cast<std::size_t>(n * row_floats));
       tag.resize(static_cast<std::size_t>(n));
       prio.resize(static_cast<std::size_t>(n));
       for (int64_t k = 0; k < n; ++k) {
         const int64_t value = (w + 1) * 1000000 + static_cast<int64_t>(round % 1000) * 100 + k;
         tag[static_cast<std::size_t>(k)] = value;
         prio[static_cast<std::size_t>(k)] = static_cast<double>(Mix(static_cast<uint64_t>(value)) % 1000) / 100.0;
-        for (int64_t j = 0; j < kRow; ++j) obs[static_cast<std::size_t>(k * kRow + j)] = static_cast<float>(value);
+        for (int64_t j = 0; j < row_floats; ++j) obs[static_cast<std::size_t>(k * row_floats + j)] = static_cast<float>(value);
       }
       const bool with_priorities = round % 2 == 0;
       buffer.Add({reinterpret_cast<const uint8_t*>(obs.data()), reinterpret_cast<const uint8_t*>(tag.data())}, n,
@@ -140,8 +143,8 @@ int main() {
 
   auto check_batch = [&](int64_t n, const std::vector<float>& obs, const std::vector<int64_t>& tag) {
     for (int64_t k = 0; k < n; ++k) {
-      for (int64_t j = 0; j < kRow; ++j) {
-        if (obs[static_cast<std::size_t>(k * kRow + j)] != static_cast<float>(tag[static_cast<std::size_t>(k)])) {
+      for (int64_t j = 0; j < row_floats; ++j) {
+        if (obs[static_cast<std::size_t>(k * row_floats + j)] != static_cast<float>(tag[static_cast<std::size_t>(k)])) {
           torn_seen.fetch_add(1, std::memory_order_relaxed);
         }
       }
@@ -150,7 +153,7 @@ int main() {
 
   auto sampler = [&](bool update) {
     constexpr int64_t n = 32;
-    std::vector<float> obs(n * kRow);
+    std::vector<float> obs(n * row_floats);
     std::vector<int64_t> tag(n), handles(n);
     std::vector<double> weights(n), prio(n);
     for (uint64_t round = 0; !stop.load(std::memory_order_relaxed); ++round) {
@@ -169,7 +172,7 @@ int main() {
 
   {
     // Seed the buffer so samplers never see it empty.
-    std::vector<float> obs(kCapacity * kRow, 0.0f);
+    std::vector<float> obs(kCapacity * row_floats, 0.0f);
     std::vector<int64_t> tag(kCapacity, 0);
     buffer.Add({reinterpret_cast<const uint8_t*>(obs.data()), reinterpret_cast<const uint8_t*>(tag.data())},
                kCapacity, nullptr);
@@ -179,7 +182,7 @@ int main() {
   for (int w = 0; w < 3; ++w) threads.emplace_back(writer, w);
   threads.emplace_back(sampler, false);
   threads.emplace_back(sampler, true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   stop = true;
   for (auto& t : threads) t.join();
 
@@ -207,6 +210,15 @@ int main() {
               static_cast<long long>(stats.adds), static_cast<long long>(stats.dropped),
               static_cast<long long>(stats.samples), static_cast<long long>(stats.torn_redraws),
               static_cast<long long>(stats.stale_updates));
+}
+
+int main() {
+  StressTree(2, 0, 1);        // one level: the root over both leaves
+  StressTree(512, 0, 1);      // three levels, siblings at each
+  StressTree(512, 0, 511);    // three levels, paths meeting at the root
+  StressRateLimiter();
+  StressBuffer(64);   // rows written with atomic word stores
+  StressBuffer(128);  // rows of >= 64 words: streamed where the platform allows
   std::puts("stress_replay: 1 passed, 0 failed");
   return 0;
 }
