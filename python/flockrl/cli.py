@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``flockrl bench envs|replay|params`` (training arrives with the trainer)."""
+"""The ``flockrl`` command line: ``flockrl train dqn`` and ``flockrl bench envs|replay|params``."""
 
 from __future__ import annotations
 
@@ -17,9 +17,21 @@ def _positive_int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+ALGORITHMS = ("dqn",)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flockrl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train an agent (defaults solve the classic-control envs)")
+    train.add_argument("algo", choices=ALGORITHMS, help="algorithm")
+    train.add_argument("--env", help="env id (default: the config's, CartPole-v1)")
+    train.add_argument("--config", metavar="FILE", help="JSON or YAML file of config overrides")
+    train.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one config value (repeatable); --list-config shows them all")
+    train.add_argument("--run-dir", help="where logs and checkpoints go (default runs/<algo>-<env>-<time>)")
+    train.add_argument("--list-config", action="store_true", help="print every config key, default and meaning")
 
     bench = commands.add_parser("bench", help="microbenchmarks, with peers measured in the same run")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
@@ -73,6 +85,45 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    from flockrl.algos.dqn import DQNConfig
+
+    config_cls = {"dqn": DQNConfig}[args.algo]
+    if args.list_config:
+        defaults, docs = config_cls(), config_cls.help()
+        for key, value in defaults.to_dict().items():
+            print(f"{key} = {value!r}\n    {docs.get(key, '')}")
+        return 0
+    try:
+        overrides = config_cls.from_file(args.config) if args.config else {}
+        overrides.update(config_cls.parse_sets(args.sets))
+        if args.env:
+            overrides["env"] = args.env
+        config = config_cls().replace(overrides)
+    except (ValueError, OSError) as e:
+        print(f"flockrl train: {e}", file=sys.stderr)
+        return 2
+    run_dir = args.run_dir or f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    from flockrl.algos.dqn_trainer import DQNTrainer
+
+    try:
+        trainer = DQNTrainer(config, run_dir=run_dir)
+    except ValueError as e:  # an unknown env, continuous actions, a missing device
+        print(f"flockrl train: {e}", file=sys.stderr)
+        return 2
+    print(f"training {args.algo} on {config.env} for {config.total_steps} env steps; run dir {run_dir}",
+          file=sys.stderr)
+    result = trainer.train()
+    final = result.final_eval
+    summary = f"{result.env_steps} env steps, {result.updates} updates in {result.seconds:.0f} s"
+    if final is not None:
+        summary += f"; final evaluation {final['mean']:.1f} +- {final['std']:.1f}"
+    print(summary + f"; checkpoint {run_dir}/checkpoint.pt")
+    return 130 if result.interrupted else 0
+
+
 def _bench_params(args: argparse.Namespace) -> int:
     from flockrl import bench_params
 
@@ -89,6 +140,8 @@ def _bench_params(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+    if args.command == "train":
+        return _train(args)
     if args.command == "bench" and args.target == "envs":
         return _bench_envs(args)
     if args.command == "bench" and args.target == "replay":

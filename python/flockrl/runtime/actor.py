@@ -30,6 +30,9 @@ class Policy(Protocol):
 class WeightSource(Protocol):
     """Where newer weights come from (a ParamStore handle, or a Ray object ref wrapper)."""
 
+    @property
+    def version(self) -> int: ...
+
     def pull(self, module: torch.nn.Module) -> int | None: ...
 
 
@@ -116,5 +119,7 @@ class Actor:
                 transitions["version"] = np.full(inserted, self.version, dtype=np.int64)
                 if not self.sink(transitions):
                     return
-            self.metrics.add_steps(n, inserted)
+            # Policy lag: versions published since the one acting now.
+            lag = self.weights.version - self.version if self.weights is not None else 0
+            self.metrics.add_steps(n, inserted, lag)
             obs = next_obs

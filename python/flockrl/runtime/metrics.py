@@ -23,13 +23,16 @@ class Metrics:
         self.episodes = 0
         self._returns: deque[float] = deque(maxlen=window)
         self._lengths: deque[int] = deque(maxlen=window)
-        self._lags: deque[float] = deque(maxlen=window)
+        self._lags: deque[int] = deque(maxlen=window)
         self._last = (self._start, 0, 0)  # time, env steps, updates at the last snapshot
 
-    def add_steps(self, steps: int, inserted: int) -> None:
+    def add_steps(self, steps: int, inserted: int, policy_lag: int = 0) -> None:
+        """An actor stepped `steps` envs acting with weights `policy_lag`
+        versions behind the newest published."""
         with self._lock:
             self.env_steps += steps
             self.inserted += inserted
+            self._lags.append(policy_lag)
 
     def add_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
         with self._lock:
@@ -37,12 +40,10 @@ class Metrics:
             self._returns.extend(float(r) for r in returns)
             self._lengths.extend(int(n) for n in lengths)
 
-    def add_update(self, sampled: int, policy_lag: float | None = None) -> None:
+    def add_update(self, sampled: int) -> None:
         with self._lock:
             self.updates += 1
             self.sampled += sampled
-            if policy_lag is not None:
-                self._lags.append(policy_lag)
 
     def snapshot(self) -> dict[str, Any]:
         """Totals, rates since the previous snapshot, and recent means."""

@@ -1,0 +1,1 @@
+"""Algorithms built on the runtime: the update rules and their trainers."""

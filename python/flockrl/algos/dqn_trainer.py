@@ -1,0 +1,256 @@
+"""Training DQN with the actor-learner runtime: actor threads step their
+envs and add transitions to a replay buffer; the learner (this thread)
+samples, updates, writes priorities back and publishes weights to a
+ParamStore the actors pull from. A samples-per-insert rate limiter keeps
+the two sides in step, so learning does not depend on thread timing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from flockrl.algos.dqn import DQNConfig, DQNLearner, QNetwork
+from flockrl.envs import make_vec
+from flockrl.params import ParamStore
+from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
+from flockrl.runtime.actor import Actor, EpsilonGreedy
+from flockrl.runtime.checkpoint import save_checkpoint
+from flockrl.runtime.evaluate import evaluate
+from flockrl.runtime.metrics import Metrics
+
+CSV_COLUMNS = ("env_steps", "time", "updates", "sps", "updates_per_sec", "samples_per_insert",
+               "policy_lag", "return_mean", "length_mean", "loss", "eval_mean", "eval_std")
+
+
+@dataclass
+class TrainResult:
+    env_steps: int
+    updates: int
+    seconds: float
+    interrupted: bool
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    """{"env_steps", "mean", "std"} after every evaluation."""
+
+    @property
+    def final_eval(self) -> dict[str, float] | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"config device: expected 'auto', 'cpu' or 'cuda[:N]', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"config device: {name!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+def env_shapes(env_id: str) -> tuple[tuple[int, ...], int]:
+    """Observation shape and number of actions; DQN needs discrete actions."""
+    env = make_vec(env_id, 1)
+    try:
+        obs_space, act_space = env.single_observation_space, env.single_action_space
+    finally:
+        env.close()
+    if not isinstance(act_space, gym.spaces.Discrete):
+        raise ValueError(f"{env_id}: DQN needs a Discrete action space, got {act_space}")
+    if not isinstance(obs_space, gym.spaces.Box):
+        raise ValueError(f"{env_id}: DQN needs a Box observation space, got {obs_space}")
+    return tuple(obs_space.shape), int(act_space.n)
+
+
+class DQNTrainer:
+    """One training run. `epsilons` fixes each actor's exploration rate
+    (Ape-X); None uses the config's decaying schedule for every actor."""
+
+    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None,
+                 epsilons: list[float] | None = None, log: Any = sys.stderr):
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.epsilons = epsilons
+        self.log = log
+        self.device = resolve_device(config.device)
+        self.obs_shape, self.num_actions = env_shapes(config.env)
+        obs_dim = int(np.prod(self.obs_shape))
+        torch.manual_seed(config.seed)
+        self.learner = DQNLearner(config, obs_dim, self.num_actions, self.device)
+        self.metrics = Metrics()
+        self.evaluations: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._actor_errors: list[BaseException] = []
+
+    # -- the run ------------------------------------------------------------------
+
+    def train(self) -> TrainResult:
+        """Runs to total_steps or Ctrl-C (then stops cleanly: actors joined,
+        shared memory removed, a final checkpoint written)."""
+        threads_before = torch.get_num_threads()
+        # Small nets gain nothing from intra-op threads; the actors need the cores.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.config.num_actors))
+        try:
+            return self._train()
+        finally:
+            torch.set_num_threads(threads_before)
+
+    def _train(self) -> TrainResult:
+        c = self.config
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps({"algo": "dqn", **c.to_dict()}, indent=2))
+        replay = self._make_replay()
+        store = ParamStore.create(f"dqn-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
+        threads = [threading.Thread(target=self._run_actor, args=(i, store.name, replay), name=f"flockrl-actor-{i}",
+                                    daemon=True) for i in range(c.num_actors)]
+        csv_file = self._open_csv()
+        start, interrupted, loss = time.monotonic(), False, float("nan")
+        next_log, next_eval = 0.0, c.eval_interval or math.inf
+        try:
+            for t in threads:
+                t.start()
+            while self.metrics.env_steps < c.total_steps:
+                self._raise_actor_error()
+                batch = self._sample(replay)
+                if batch is None:  # the rate limiter wants more data first
+                    continue
+                out = self.learner.update(batch)
+                loss = out["loss"]
+                if c.prioritized:
+                    replay.update_priorities(batch["handles"], out["priorities"])
+                self.metrics.add_update(c.batch_size)
+                if self.learner.updates % c.publish_interval == 0:
+                    store.publish(self.learner.online)
+                now = time.monotonic()
+                if self.metrics.env_steps >= next_eval:
+                    self._evaluate()
+                    next_eval += c.eval_interval
+                if now >= next_log:
+                    self._report(csv_file, loss)
+                    next_log = now + 2.0
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self._stop.set()
+            replay.interrupt()  # wakes actors the rate limiter holds
+            for t in threads:
+                t.join()
+            store.close()
+        if not interrupted:
+            self._raise_actor_error()
+            if not self.evaluations or self.evaluations[-1]["env_steps"] != self.metrics.env_steps:
+                self._evaluate()
+        self._report(csv_file, loss)
+        if csv_file is not None:
+            csv_file.close()
+        self._save_checkpoint()
+        return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - start, interrupted,
+                           self.evaluations)
+
+    # -- pieces -------------------------------------------------------------------
+
+    def _make_replay(self) -> ReplayBuffer:
+        c = self.config
+        fields = {"obs": (self.obs_shape, np.float32), "action": ((), np.int64), "reward": ((), np.float32),
+                  "next_obs": (self.obs_shape, np.float32), "discount": ((), np.float32),
+                  "version": ((), np.int64)}
+        largest_add = c.envs_per_actor * c.n_step  # an episode end flushes up to n_step per env
+        limiter = SampleToInsertRatio(
+            samples_per_insert=c.samples_per_insert,
+            min_size_to_sample=max(1, c.learning_starts),
+            # Slack of ~32 updates: actors and learner each run ahead a little
+            # instead of waking each other for every batch.
+            error_buffer=32.0 * max(c.batch_size, c.samples_per_insert * largest_add),
+        )
+        if c.prioritized:
+            return PrioritizedReplayBuffer(c.buffer_size, fields, alpha=c.alpha, seed=c.seed, rate_limiter=limiter)
+        return ReplayBuffer(c.buffer_size, fields, seed=c.seed, rate_limiter=limiter)
+
+    def _sample(self, replay: ReplayBuffer) -> dict[str, Any] | None:
+        c = self.config
+        kwargs = {"beta": c.beta(self.metrics.env_steps)} if c.prioritized else {}
+        batch = replay.sample(c.batch_size, timeout=0.05, device=self.device, **kwargs)
+        return batch
+
+    def _run_actor(self, index: int, store_name: str, replay: ReplayBuffer) -> None:
+        c = self.config
+        try:
+            net = QNetwork(int(np.prod(self.obs_shape)), self.num_actions, c.hidden_sizes, c.dueling)
+            weights = ParamStore.attach(store_name, net, copy_threads=1)
+            rng = np.random.default_rng([c.seed, index])
+            epsilon = (lambda _: self.epsilons[index]) if self.epsilons is not None else c.epsilon
+            policy = EpsilonGreedy(net, self.num_actions, epsilon, rng)
+            env = make_vec(c.env, c.envs_per_actor, seed=c.seed * 1000 + index * c.envs_per_actor + 1,
+                           autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+            actor = Actor(env, policy, weights, lambda tr: replay.add(**tr), self.metrics,
+                          n_step=c.n_step, gamma=c.gamma)
+            try:
+                actor.run(lambda: self._stop.is_set() or self.metrics.env_steps >= c.total_steps)
+            finally:
+                env.close()
+                weights.close()
+        except BaseException as e:  # surfaced by the learner loop
+            self._actor_errors.append(e)
+            self._stop.set()
+            replay.interrupt()
+
+    def _raise_actor_error(self) -> None:
+        if self._actor_errors:
+            raise RuntimeError("an actor thread failed") from self._actor_errors[0]
+
+    def greedy_action(self, obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.learner.online(torch.as_tensor(obs, device=self.device)).argmax(dim=1).cpu().numpy()
+
+    def _evaluate(self) -> None:
+        c = self.config
+        returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
+        result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std())}
+        self.evaluations.append(result)
+        print(f"eval at {result['env_steps']} steps: {result['mean']:.1f} +- {result['std']:.1f} "
+              f"over {c.eval_episodes} episodes", file=self.log, flush=True)
+
+    def _open_csv(self) -> Any:
+        if self.run_dir is None:
+            return None
+        f = open(self.run_dir / "progress.csv", "w", newline="")  # noqa: SIM115 (closed in train)
+        csv.writer(f).writerow(CSV_COLUMNS)
+        return f
+
+    def _report(self, csv_file: Any, loss: float) -> None:
+        m = self.metrics.snapshot()
+        last = self.evaluations[-1] if self.evaluations else {"mean": float("nan"), "std": float("nan")}
+        row = {**m, "loss": loss, "eval_mean": last["mean"], "eval_std": last["std"]}
+        print(f"steps {m['env_steps']:>8}/{self.config.total_steps}  sps {m['sps']:7.0f}  "
+              f"updates/s {m['updates_per_sec']:6.0f}  return {m['return_mean']:7.1f}  "
+              f"spi {m['samples_per_insert']:5.1f}  lag {m['policy_lag']:5.1f}", file=self.log, flush=True)
+        if csv_file is not None:
+            csv.writer(csv_file).writerow([row[k] for k in CSV_COLUMNS])
+            csv_file.flush()
+
+    def _save_checkpoint(self) -> None:
+        if self.run_dir is None:
+            return
+        save_checkpoint(self.run_dir / "checkpoint.pt", {
+            "algo": "dqn",
+            "config": self.config.to_dict(),
+            "learner": self.learner.state_dict(),
+            "env_steps": self.metrics.env_steps,
+            "evaluations": self.evaluations,
+            "torch_rng": torch.get_rng_state(),
+        })
