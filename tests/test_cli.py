@@ -58,3 +58,45 @@ def test_bad_arguments_are_clear_errors():
     assert result.returncode == 2 and "--seconds must be a number > 0, got nan" in result.stderr
     result = flockrl("frobnicate")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_train_dqn_tiny_budget_writes_run_artefacts(tmp_path):
+    run = tmp_path / "run"
+    result = flockrl("train", "dqn", "--set", "total_steps=1500", "--set", "learning_starts=200",
+                     "--set", "eval_episodes=2", "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    assert "final evaluation" in result.stdout
+    assert {p.name for p in run.iterdir()} == {"config.json", "progress.csv", "checkpoint.pt"}
+    header = (run / "progress.csv").read_text().splitlines()[0]
+    assert header.startswith("env_steps,time,updates,sps,updates_per_sec,samples_per_insert,policy_lag")
+
+
+def test_train_bad_input_lists_the_choices():
+    result = flockrl("train", "dqm")
+    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn')" in result.stderr
+    result = flockrl("train", "dqn", "--env", "Nope-v0")
+    assert result.returncode == 2 and "expected a native env (CartPole-v1" in result.stderr
+    result = flockrl("train", "dqn", "--set", "gamma=2")
+    assert result.returncode == 2 and "config gamma: expected a value >= 0 and <= 1, got 2.0" in result.stderr
+    result = flockrl("train", "dqn", "--env", "Pendulum-v1")
+    assert result.returncode == 2 and "DQN needs a Discrete action space" in result.stderr
+
+
+def test_train_ctrl_c_stops_cleanly(tmp_path):
+    import os
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    before = set(os.listdir("/dev/shm"))
+    proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", "dqn", "--run-dir", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "progress.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the training loop
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert (run / "checkpoint.pt").exists()
+    assert set(os.listdir("/dev/shm")) <= before  # no segment left behind
