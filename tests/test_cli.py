@@ -96,7 +96,10 @@ def test_train_ctrl_c_stops_cleanly(tmp_path):
         time.sleep(0.1)
     time.sleep(1.0)  # into the training loop
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, err
     assert (run / "checkpoint.pt").exists()
     assert set(os.listdir("/dev/shm")) <= before  # no segment left behind

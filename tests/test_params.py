@@ -268,7 +268,10 @@ def test_ctrl_c_removes_the_segment(name):
     proc = run_python(OWNER.format(name=name, then="import time; time.sleep(120)"))
     assert proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert "KeyboardInterrupt" in err
     assert not os.path.exists(f"/dev/shm/flockrl.{name}")
 
@@ -277,8 +280,10 @@ def test_forked_child_does_not_remove_the_owners_segment(name):
     store = ParamStore.create(name, make_net())
     pid = os.fork()
     if pid == 0:  # the child inherits the handle; exiting must not unlink
-        store.close()
-        os._exit(0)
+        try:
+            store.close()
+        finally:
+            os._exit(0)  # never return into pytest in the child
     _, status = os.waitpid(pid, 0)
     assert status == 0
     assert os.path.exists(f"/dev/shm/flockrl.{name}")
