@@ -6,6 +6,7 @@ actor/learner plumbing live in flockrl.runtime.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +76,8 @@ class DQNConfig(Config):
     """Environment steps between evaluations (0: only at the end)."""
     eval_episodes: int = 20
     """Episodes per evaluation (greedy policy, separate envs)."""
+    stop_at_return: float = math.inf
+    """Stop once an evaluation's mean return reaches this (inf: never; time-to-solve benchmarks)."""
     device: str = "auto"
     """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
 
@@ -90,6 +93,8 @@ class DQNConfig(Config):
         self.check_range("beta_start", 0, 1)
         self.check_range("samples_per_insert", 0, None, low_inclusive=False)
         self.check_range("max_grad_norm", 0, None)
+        if math.isnan(self.stop_at_return):
+            raise ValueError("config stop_at_return: expected a number or inf, got nan")
         for name in ("total_steps", "num_actors", "envs_per_actor", "n_step", "batch_size", "buffer_size",
                      "target_update_interval", "publish_interval", "eval_episodes"):
             self.check_range(name, 1, None)

@@ -43,7 +43,8 @@ class TrainResult:
     seconds: float
     interrupted: bool
     evaluations: list[dict[str, float]] = field(default_factory=list)
-    """{"env_steps", "mean", "std"} after every evaluation."""
+    """{"env_steps", "mean", "std", "train_seconds"} after every evaluation;
+    train_seconds is the wall time so far minus time spent evaluating."""
 
     @property
     def final_eval(self) -> dict[str, float] | None:
@@ -93,6 +94,8 @@ class DQNTrainer:
         self.learner = DQNLearner(config, obs_dim, self.num_actions, self.device)
         self.metrics = Metrics()
         self.evaluations: list[dict[str, float]] = []
+        self._started = time.monotonic()
+        self._eval_seconds = 0.0
         self._stop = threading.Event()
         self._actor_errors: list[BaseException] = []
 
@@ -119,7 +122,7 @@ class DQNTrainer:
         threads = [threading.Thread(target=self._run_actor, args=(i, store.name, replay), name=f"flockrl-actor-{i}",
                                     daemon=True) for i in range(c.num_actors)]
         csv_file = self._open_csv()
-        start, interrupted, loss = time.monotonic(), False, float("nan")
+        self._started, interrupted, loss = time.monotonic(), False, float("nan")
         next_log, next_eval = 0.0, c.eval_interval or math.inf
         try:
             for t in threads:
@@ -138,8 +141,9 @@ class DQNTrainer:
                     store.publish(self.learner.online)
                 now = time.monotonic()
                 if self.metrics.env_steps >= next_eval:
-                    self._evaluate()
                     next_eval += c.eval_interval
+                    if self._evaluate() >= c.stop_at_return:
+                        break
                 if now >= next_log:
                     self._report(csv_file, loss)
                     next_log = now + 2.0
@@ -159,8 +163,8 @@ class DQNTrainer:
         if csv_file is not None:
             csv_file.close()
         self._save_checkpoint()
-        return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - start, interrupted,
-                           self.evaluations)
+        return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - self._started,
+                           interrupted, self.evaluations)
 
     # -- pieces -------------------------------------------------------------------
 
@@ -217,13 +221,19 @@ class DQNTrainer:
         with torch.no_grad():
             return self.learner.online(torch.as_tensor(obs, device=self.device)).argmax(dim=1).cpu().numpy()
 
-    def _evaluate(self) -> None:
+    def _evaluate(self) -> float:
+        """Greedy evaluation; returns the mean return."""
         c = self.config
+        t0 = time.monotonic()
+        train_seconds = t0 - self._started - self._eval_seconds
         returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
-        result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std())}
+        self._eval_seconds += time.monotonic() - t0
+        result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
+                  "train_seconds": train_seconds}
         self.evaluations.append(result)
         print(f"eval at {result['env_steps']} steps: {result['mean']:.1f} +- {result['std']:.1f} "
               f"over {c.eval_episodes} episodes", file=self.log, flush=True)
+        return result["mean"]
 
     def _open_csv(self) -> Any:
         if self.run_dir is None:
