@@ -173,15 +173,10 @@ class DQNLearner:
         """One gradient step on `batch` (tensors on self.device); returns the
         loss and the new priorities (|TD error|) as a numpy array."""
         c = self.config
-        n = batch["obs"].shape[0]
-        if c.double_dqn:  # one forward pass over obs and next_obs together
-            both = self.online(torch.cat([batch["obs"], batch["next_obs"]]))
-            q_all, next_q_online = both[:n], both[n:].detach()
-        else:
-            q_all, next_q_online = self.online(batch["obs"]), None
-        q = q_all.gather(1, batch["action"].long()[:, None]).squeeze(1)
+        q = self.online(batch["obs"]).gather(1, batch["action"].long()[:, None]).squeeze(1)
         with torch.no_grad():
             next_q_target = self.target(batch["next_obs"])
+            next_q_online = self.online(batch["next_obs"]) if c.double_dqn else None
             target = td_targets(batch["reward"].float(), batch["discount"].float(), next_q_target, next_q_online)
         td_error = q - target
         losses = nn.functional.smooth_l1_loss(q, target, reduction="none")
