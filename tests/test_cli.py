@@ -71,9 +71,16 @@ def test_train_dqn_tiny_budget_writes_run_artefacts(tmp_path):
     assert header.startswith("env_steps,time,updates,sps,updates_per_sec,samples_per_insert,policy_lag")
 
 
+def test_train_apex_tiny_budget(tmp_path):
+    result = flockrl("train", "apex", "--set", "total_steps=1200", "--set", "learning_starts=200",
+                     "--set", "num_actors=2", "--set", "eval_episodes=2", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "final evaluation" in result.stdout
+
+
 def test_train_bad_input_lists_the_choices():
     result = flockrl("train", "dqm")
-    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn')" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex')" in result.stderr
     result = flockrl("train", "dqn", "--env", "Nope-v0")
     assert result.returncode == 2 and "expected a native env (CartPole-v1" in result.stderr
     result = flockrl("train", "dqn", "--set", "gamma=2")

@@ -84,3 +84,35 @@ def test_short_training_clearly_beats_a_random_policy():
     assert result.env_steps >= 6000 and not result.interrupted
     # Measured over 6 seeds: 68-196 after 6000 steps; random play scores ~22.
     assert result.final_eval["mean"] > 2 * random_returns.mean()
+
+
+def test_apex_actor_priorities_are_n_step_td_errors():
+    from flockrl.algos.dqn_trainer import initial_priorities
+
+    net = QNetwork(4, 3, (8,))
+    rng = np.random.default_rng(1)
+    tr = {"obs": rng.normal(size=(6, 4)).astype(np.float32), "next_obs": rng.normal(size=(6, 4)).astype(np.float32),
+          "action": rng.integers(0, 3, 6), "reward": rng.normal(size=6), "discount": np.array([0.97] * 5 + [0.0])}
+    with torch.no_grad():
+        q = net(torch.from_numpy(tr["obs"])).double().numpy()
+        next_q = net(torch.from_numpy(tr["next_obs"])).double().numpy()
+    expected = np.abs(tr["reward"] + tr["discount"] * next_q.max(axis=1) - q[np.arange(6), tr["action"]])
+    np.testing.assert_allclose(initial_priorities(net, tr), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_apex_config():
+    from flockrl.algos.dqn import ApexConfig
+
+    c = ApexConfig(num_actors=3)
+    assert c.actor_epsilons() == pytest.approx([0.4, 0.4**4.5, 0.4**8])
+    with pytest.raises(ValueError, match="Ape-X needs prioritized replay"):
+        ApexConfig(prioritized=False)
+
+
+def test_short_apex_run_without_rate_limit():
+    from flockrl.algos.dqn import ApexConfig
+
+    c = ApexConfig(total_steps=3000, num_actors=2, envs_per_actor=2, learning_starts=500, samples_per_insert=0,
+                   eval_interval=0, eval_episodes=3)
+    result = DQNTrainer(c, log=io.StringIO()).train()
+    assert result.env_steps >= 3000 and result.updates > 0 and not result.interrupted

@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``flockrl train dqn`` and ``flockrl bench envs|replay|params``."""
+"""The ``flockrl`` command line: ``flockrl train dqn|apex`` and ``flockrl bench envs|replay|params``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _positive_int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-ALGORITHMS = ("dqn",)
+ALGORITHMS = ("dqn", "apex")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -88,9 +88,9 @@ def _bench_replay(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     import time
 
-    from flockrl.algos.dqn import DQNConfig
+    from flockrl.algos.dqn import ApexConfig, DQNConfig
 
-    config_cls = {"dqn": DQNConfig}[args.algo]
+    config_cls = {"dqn": DQNConfig, "apex": ApexConfig}[args.algo]
     if args.list_config:
         defaults, docs = config_cls(), config_cls.help()
         for key, value in defaults.to_dict().items():

@@ -51,7 +51,7 @@ class DQNConfig(Config):
     learning_starts: int = 1000
     """Transitions in the buffer before the learner starts."""
     samples_per_insert: float = 32.0
-    """Transitions sampled per transition added; the rate limiter holds actors or learner to it."""
+    """Transitions sampled per transition added; the rate limiter holds actors or learner to it (0: no limit)."""
     target_update_interval: int = 128
     """Learner updates between target-network updates."""
     tau: float = 1.0
@@ -91,7 +91,7 @@ class DQNConfig(Config):
         self.check_range("epsilon_final", 0, 1)
         self.check_range("alpha", 0, None)
         self.check_range("beta_start", 0, 1)
-        self.check_range("samples_per_insert", 0, None, low_inclusive=False)
+        self.check_range("samples_per_insert", 0, None)
         self.check_range("max_grad_norm", 0, None)
         if math.isnan(self.stop_at_return):
             raise ValueError("config stop_at_return: expected a number or inf, got nan")
@@ -117,6 +117,44 @@ class DQNConfig(Config):
     def beta(self, step: int) -> float:
         """The importance-sampling exponent at env step `step` (linear to 1)."""
         return self.beta_start + min(1.0, step / self.total_steps) * (1.0 - self.beta_start)
+
+
+@dataclass
+class ApexConfig(DQNConfig):
+    """Ape-X (Horgan et al. 2018): many actors with fixed, graded exploration
+    rates, initial priorities computed by the actors, prioritized replay with
+    FIFO eviction, n-step Double DQN with a dueling head."""
+
+    num_actors: int = 4
+    """Actor threads, each with its own vector env and policy copy."""
+    envs_per_actor: int = 4
+    """Envs each actor steps together."""
+    actor_epsilon: float = 0.4
+    """Ape-X's base epsilon: actor i explores with actor_epsilon ** (1 + i * epsilon_alpha / (num_actors - 1))."""
+    epsilon_alpha: float = 7.0
+    """Ape-X's epsilon exponent spread."""
+    n_step: int = 3
+    """Steps summed into each transition's return (1: one-step TD)."""
+    dueling: bool = True
+    """Split the head into state value and advantages (Wang et al. 2016)."""
+    prioritized: bool = True
+    """Prioritized replay (Schaul et al. 2016) instead of uniform."""
+    samples_per_insert: float = 8.0
+    """Transitions sampled per transition added; the rate limiter holds actors or learner to it (0: no limit)."""
+    target_update_interval: int = 500
+    """Learner updates between target-network updates."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_range("actor_epsilon", 0, 1)
+        self.check_range("epsilon_alpha", 0, None)
+        if not self.prioritized:
+            raise ValueError("config prioritized: Ape-X needs prioritized replay (true), got false")
+
+    def actor_epsilons(self) -> list[float]:
+        return apex_epsilons(self.num_actors, self.actor_epsilon, self.epsilon_alpha)
 
 
 class QNetwork(nn.Module):

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.dqn import DQNConfig, DQNLearner, QNetwork
+from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, QNetwork
 from flockrl.envs import make_vec
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
@@ -49,6 +49,16 @@ class TrainResult:
     @property
     def final_eval(self) -> dict[str, float] | None:
         return self.evaluations[-1] if self.evaluations else None
+
+
+@torch.no_grad()
+def initial_priorities(net: torch.nn.Module, tr: dict[str, np.ndarray]) -> np.ndarray:
+    """Ape-X actors' priorities: |n-step TD error| under the actor's own copy
+    of the network, |R + discount * max_a Q(s', a) - Q(s, a)|."""
+    q = net(torch.as_tensor(tr["obs"])).gather(1, torch.as_tensor(tr["action"])[:, None]).squeeze(1)
+    next_value = net(torch.as_tensor(tr["next_obs"])).max(dim=1).values
+    target = torch.as_tensor(tr["reward"]) + torch.as_tensor(tr["discount"]) * next_value
+    return (target - q).abs().double().numpy()
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,14 +88,15 @@ def env_shapes(env_id: str) -> tuple[tuple[int, ...], int]:
 
 
 class DQNTrainer:
-    """One training run. `epsilons` fixes each actor's exploration rate
-    (Ape-X); None uses the config's decaying schedule for every actor."""
+    """One training run of DQN, or of Ape-X when given an ApexConfig: then
+    each actor explores with its own fixed epsilon and computes the initial
+    priorities of what it adds; otherwise every actor follows the config's
+    decaying epsilon and new items enter at the maximum priority."""
 
-    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None,
-                 epsilons: list[float] | None = None, log: Any = sys.stderr):
+    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None, log: Any = sys.stderr):
         self.config = config
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.epsilons = epsilons
+        self.apex = isinstance(config, ApexConfig)
         self.log = log
         self.device = resolve_device(config.device)
         self.obs_shape, self.num_actions = env_shapes(config.env)
@@ -116,9 +127,9 @@ class DQNTrainer:
         c = self.config
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps({"algo": "dqn", **c.to_dict()}, indent=2))
+            (self.run_dir / "config.json").write_text(json.dumps({"algo": self.algo, **c.to_dict()}, indent=2))
         replay = self._make_replay()
-        store = ParamStore.create(f"dqn-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
+        store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
         threads = [threading.Thread(target=self._run_actor, args=(i, store.name, replay), name=f"flockrl-actor-{i}",
                                     daemon=True) for i in range(c.num_actors)]
         csv_file = self._open_csv()
@@ -130,7 +141,7 @@ class DQNTrainer:
             while self.metrics.env_steps < c.total_steps:
                 self._raise_actor_error()
                 batch = self._sample(replay)
-                if batch is None:  # the rate limiter wants more data first
+                if batch is None:  # the rate limiter (or learning_starts) wants more data first
                     continue
                 out = self.learner.update(batch)
                 loss = out["loss"]
@@ -168,13 +179,17 @@ class DQNTrainer:
 
     # -- pieces -------------------------------------------------------------------
 
+    @property
+    def algo(self) -> str:
+        return "apex" if self.apex else "dqn"
+
     def _make_replay(self) -> ReplayBuffer:
         c = self.config
         fields = {"obs": (self.obs_shape, np.float32), "action": ((), np.int64), "reward": ((), np.float32),
                   "next_obs": (self.obs_shape, np.float32), "discount": ((), np.float32),
                   "version": ((), np.int64)}
         largest_add = c.envs_per_actor * c.n_step  # an episode end flushes up to n_step per env
-        limiter = SampleToInsertRatio(
+        limiter = None if c.samples_per_insert == 0 else SampleToInsertRatio(
             samples_per_insert=c.samples_per_insert,
             min_size_to_sample=max(1, c.learning_starts),
             # Slack of ~32 updates: actors and learner each run ahead a little
@@ -187,6 +202,9 @@ class DQNTrainer:
 
     def _sample(self, replay: ReplayBuffer) -> dict[str, Any] | None:
         c = self.config
+        if c.samples_per_insert == 0 and len(replay) < max(c.learning_starts, 1):
+            time.sleep(0.01)  # no rate limiter to wait on
+            return None
         kwargs = {"beta": c.beta(self.metrics.env_steps)} if c.prioritized else {}
         batch = replay.sample(c.batch_size, timeout=0.05, device=self.device, **kwargs)
         return batch
@@ -197,12 +215,20 @@ class DQNTrainer:
             net = QNetwork(int(np.prod(self.obs_shape)), self.num_actions, c.hidden_sizes, c.dueling)
             weights = ParamStore.attach(store_name, net, copy_threads=1)
             rng = np.random.default_rng([c.seed, index])
-            epsilon = (lambda _: self.epsilons[index]) if self.epsilons is not None else c.epsilon
-            policy = EpsilonGreedy(net, self.num_actions, epsilon, rng)
+            if isinstance(c, ApexConfig):
+                fixed = c.actor_epsilons()[index]
+                policy = EpsilonGreedy(net, self.num_actions, lambda _: fixed, rng)
+
+                def sink(tr: dict[str, np.ndarray]) -> bool:
+                    return replay.add(**tr, priorities=initial_priorities(net, tr))
+            else:
+                policy = EpsilonGreedy(net, self.num_actions, c.epsilon, rng)
+
+                def sink(tr: dict[str, np.ndarray]) -> bool:
+                    return replay.add(**tr)
             env = make_vec(c.env, c.envs_per_actor, seed=c.seed * 1000 + index * c.envs_per_actor + 1,
                            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-            actor = Actor(env, policy, weights, lambda tr: replay.add(**tr), self.metrics,
-                          n_step=c.n_step, gamma=c.gamma)
+            actor = Actor(env, policy, weights, sink, self.metrics, n_step=c.n_step, gamma=c.gamma)
             try:
                 actor.run(lambda: self._stop.is_set() or self.metrics.env_steps >= c.total_steps)
             finally:
@@ -257,7 +283,7 @@ class DQNTrainer:
         if self.run_dir is None:
             return
         save_checkpoint(self.run_dir / "checkpoint.pt", {
-            "algo": "dqn",
+            "algo": self.algo,
             "config": self.config.to_dict(),
             "learner": self.learner.state_dict(),
             "env_steps": self.metrics.env_steps,
