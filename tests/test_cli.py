@@ -66,7 +66,9 @@ def test_train_dqn_tiny_budget_writes_run_artefacts(tmp_path):
                      "--set", "eval_episodes=2", "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
     assert "final evaluation" in result.stdout
-    assert {p.name for p in run.iterdir()} == {"config.json", "progress.csv", "checkpoint.pt"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "progress.csv", "eval.csv", "checkpoint.pt",
+                                              "tensorboard"}
+    assert any((run / "tensorboard").iterdir())  # event files
     header = (run / "progress.csv").read_text().splitlines()[0]
     assert header.startswith("env_steps,time,updates,sps,updates_per_sec,samples_per_insert,policy_lag")
 
@@ -110,3 +112,41 @@ def test_train_ctrl_c_stops_cleanly(tmp_path):
     assert proc.returncode == 130, err
     assert (run / "checkpoint.pt").exists()
     assert set(os.listdir("/dev/shm")) <= before  # no segment left behind
+
+
+def test_resume_eval_and_plot(tmp_path):
+    run = tmp_path / "run"
+    base = ["--set", "learning_starts=200", "--set", "eval_interval=600", "--set", "eval_episodes=2",
+            "--set", "save_replay=true"]
+    result = flockrl("train", "dqn", "--set", "total_steps=1200", *base, "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    result = flockrl("train", "dqn", "--resume", str(run), "--set", "total_steps=2400")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2400 env steps")  # continued from 1200, not from 0
+    evals = (run / "eval.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in evals[1:]] == ["600", "1200", "1800", "2400"]
+    seconds = [float(line.split(",")[1]) for line in evals[1:]]
+    assert seconds == sorted(seconds)  # training time keeps counting across the resume
+
+    result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("CartPole-v1: ") and "over 3 episodes" in result.stdout
+    result = flockrl("plot", str(run))
+    assert result.returncode == 0, result.stderr
+    assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_checkpoints_are_clear_errors_and_left_alone(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"algo": "dqn", "total_steps": 100}')
+    (run / "checkpoint.pt").write_bytes(b"truncated")
+    result = flockrl("train", "dqn", "--resume", str(run))
+    assert result.returncode == 2 and "not a readable flockrl checkpoint" in result.stderr
+    assert (run / "checkpoint.pt").read_bytes() == b"truncated"
+    result = flockrl("train", "apex", "--resume", str(run))
+    assert result.returncode == 2 and "holds a dqn run, not apex" in result.stderr
+    result = flockrl("eval", str(run / "checkpoint.pt"))
+    assert result.returncode == 2 and "not a readable flockrl checkpoint" in result.stderr
+    result = flockrl("plot", str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and "no progress.csv" in result.stderr

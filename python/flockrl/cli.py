@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``flockrl train dqn|apex`` and ``flockrl bench envs|replay|params``."""
+"""The ``flockrl`` command line: ``train dqn|apex``, ``eval``, ``plot`` and ``bench envs|replay|params``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,18 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                        help="override one config value (repeatable); --list-config shows them all")
     train.add_argument("--run-dir", help="where logs and checkpoints go (default runs/<algo>-<env>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint "
+                                                          "(its config, then --config/--set on top)")
     train.add_argument("--list-config", action="store_true", help="print every config key, default and meaning")
+
+    evaluate = commands.add_parser("eval", help="greedy evaluation of a checkpoint")
+    evaluate.add_argument("checkpoint", help="a checkpoint.pt written by flockrl train")
+    evaluate.add_argument("--episodes", type=int, default=20, help="episodes to run (default 20)")
+    evaluate.add_argument("--seed", type=int, default=20_000, help="seed of the first env (default 20000)")
+
+    plot = commands.add_parser("plot", help="learning curves of a run as a PNG (needs matplotlib)")
+    plot.add_argument("run_dir", help="a run directory written by flockrl train")
+    plot.add_argument("--out", help="PNG path (default RUN_DIR/learning_curve.png)")
 
     bench = commands.add_parser("bench", help="microbenchmarks, with peers measured in the same run")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
@@ -86,7 +97,9 @@ def _bench_replay(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    import json
     import time
+    from pathlib import Path
 
     from flockrl.algos.dqn import ApexConfig, DQNConfig
 
@@ -97,20 +110,28 @@ def _train(args: argparse.Namespace) -> int:
             print(f"{key} = {value!r}\n    {docs.get(key, '')}")
         return 0
     try:
+        base = config_cls()
+        if args.resume:
+            saved = json.loads((Path(args.resume) / "config.json").read_text())
+            saved_algo = saved.pop("algo", None)
+            if saved_algo != args.algo:
+                raise ValueError(f"{args.resume} holds a {saved_algo} run, not {args.algo}")
+            base = base.replace(saved)
         overrides = config_cls.from_file(args.config) if args.config else {}
         overrides.update(config_cls.parse_sets(args.sets))
         if args.env:
             overrides["env"] = args.env
-        config = config_cls().replace(overrides)
+        config = base.replace(overrides)
     except (ValueError, OSError) as e:
         print(f"flockrl train: {e}", file=sys.stderr)
         return 2
-    run_dir = args.run_dir or f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = args.resume or args.run_dir or (
+        f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     from flockrl.algos.dqn_trainer import DQNTrainer
 
     try:
-        trainer = DQNTrainer(config, run_dir=run_dir)
-    except ValueError as e:  # an unknown env, continuous actions, a missing device
+        trainer = DQNTrainer(config, run_dir=run_dir, resume=bool(args.resume))
+    except (ValueError, FileNotFoundError) as e:  # unknown env, continuous actions, no device, bad checkpoint
         print(f"flockrl train: {e}", file=sys.stderr)
         return 2
     print(f"training {args.algo} on {config.env} for {config.total_steps} env steps; run dir {run_dir}",
@@ -122,6 +143,36 @@ def _train(args: argparse.Namespace) -> int:
         summary += f"; final evaluation {final['mean']:.1f} +- {final['std']:.1f}"
     print(summary + f"; checkpoint {run_dir}/checkpoint.pt")
     return 130 if result.interrupted else 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from flockrl.algos.dqn_trainer import policy_from_checkpoint
+    from flockrl.runtime.evaluate import evaluate
+
+    if args.episodes < 1:
+        print(f"flockrl eval: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
+        return 2
+    try:
+        config, act = policy_from_checkpoint(args.checkpoint)
+    except (ValueError, OSError) as e:
+        print(f"flockrl eval: {e}", file=sys.stderr)
+        return 2
+    returns = evaluate(act, config.env, args.episodes, seed=args.seed)
+    print(f"{config.env}: {returns.mean():.2f} +- {returns.std():.2f} over {args.episodes} episodes "
+          f"(min {returns.min():.1f}, max {returns.max():.1f})")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from flockrl.plot import plot_run
+
+    try:
+        path = plot_run(args.run_dir, args.out)
+    except (ValueError, OSError, ImportError) as e:
+        print(f"flockrl plot: {e}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
 
 
 def _bench_params(args: argparse.Namespace) -> int:
@@ -142,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     if args.command == "train":
         return _train(args)
+    if args.command == "eval":
+        return _eval(args)
+    if args.command == "plot":
+        return _plot(args)
     if args.command == "bench" and args.target == "envs":
         return _bench_envs(args)
     if args.command == "bench" and args.target == "replay":

@@ -76,6 +76,10 @@ class DQNConfig(Config):
     """Environment steps between evaluations (0: only at the end)."""
     eval_episodes: int = 20
     """Episodes per evaluation (greedy policy, separate envs)."""
+    checkpoint_interval: int = 20_000
+    """Environment steps between checkpoints in the run directory (0: only at the end)."""
+    save_replay: bool = False
+    """Also checkpoint the replay buffer (replay.bin), so a resumed run needs no refill."""
     stop_at_return: float = math.inf
     """Stop once an evaluation's mean return reaches this (inf: never; time-to-solve benchmarks)."""
     device: str = "auto"
@@ -98,7 +102,7 @@ class DQNConfig(Config):
         for name in ("total_steps", "num_actors", "envs_per_actor", "n_step", "batch_size", "buffer_size",
                      "target_update_interval", "publish_interval", "eval_episodes"):
             self.check_range(name, 1, None)
-        for name in ("learning_starts", "eval_interval"):
+        for name in ("learning_starts", "eval_interval", "checkpoint_interval"):
             self.check_range(name, 0, None)
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")

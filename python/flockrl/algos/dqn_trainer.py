@@ -7,7 +7,6 @@ the two sides in step, so learning does not depend on thread timing.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -28,13 +27,10 @@ from flockrl.envs import make_vec
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
-from flockrl.runtime.checkpoint import save_checkpoint
+from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.evaluate import evaluate
+from flockrl.runtime.logger import RunLogger
 from flockrl.runtime.metrics import Metrics
-
-CSV_COLUMNS = ("env_steps", "time", "updates", "sps", "updates_per_sec", "samples_per_insert",
-               "policy_lag", "return_mean", "length_mean", "loss", "eval_mean", "eval_std")
-
 
 @dataclass
 class TrainResult:
@@ -59,6 +55,29 @@ def initial_priorities(net: torch.nn.Module, tr: dict[str, np.ndarray]) -> np.nd
     next_value = net(torch.as_tensor(tr["next_obs"])).max(dim=1).values
     target = torch.as_tensor(tr["reward"]) + torch.as_tensor(tr["discount"]) * next_value
     return (target - q).abs().double().numpy()
+
+
+def policy_from_checkpoint(path: str | Path) -> tuple[DQNConfig, Any]:
+    """The config and greedy action function (CPU) of a DQN/Ape-X checkpoint."""
+    state = load_checkpoint(path)
+    config_cls = {"dqn": DQNConfig, "apex": ApexConfig}.get(state.get("algo"))
+    if config_cls is None:
+        raise ValueError(f"{path}: a checkpoint of {state.get('algo')!r}, expected dqn or apex")
+    config = config_cls().replace(state["config"])
+    obs_shape, num_actions = env_shapes(config.env)
+    net = QNetwork(int(np.prod(obs_shape)), num_actions, config.hidden_sizes, config.dueling)
+    net.load_state_dict(state["learner"]["online"])
+
+    @torch.no_grad()
+    def act(obs: np.ndarray) -> np.ndarray:
+        return net(torch.as_tensor(obs)).argmax(dim=1).numpy()
+
+    return config, act
+
+
+def _next_multiple(value: int, interval: int) -> float:
+    """The first multiple of interval above value (inf for interval 0)."""
+    return (value // interval + 1) * interval if interval > 0 else math.inf
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,10 +112,16 @@ class DQNTrainer:
     priorities of what it adds; otherwise every actor follows the config's
     decaying epsilon and new items enter at the maximum priority."""
 
-    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None, log: Any = sys.stderr):
+    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None, log: Any = sys.stderr,
+                 resume: bool = False):
+        """resume: continue the run whose checkpoint is in run_dir (ValueError
+        if it is missing, corrupt or from another algorithm or network)."""
         self.config = config
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.apex = isinstance(config, ApexConfig)
+        self.resumed = resume
+        if resume and self.run_dir is None:
+            raise ValueError("resume needs the run directory")
         self.log = log
         self.device = resolve_device(config.device)
         self.obs_shape, self.num_actions = env_shapes(config.env)
@@ -107,8 +132,11 @@ class DQNTrainer:
         self.evaluations: list[dict[str, float]] = []
         self._started = time.monotonic()
         self._eval_seconds = 0.0
+        self._train_seconds_before = 0.0  # by earlier runs this one resumes
         self._stop = threading.Event()
         self._actor_errors: list[BaseException] = []
+        if resume:
+            self._resume()
 
     # -- the run ------------------------------------------------------------------
 
@@ -129,12 +157,16 @@ class DQNTrainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(json.dumps({"algo": self.algo, **c.to_dict()}, indent=2))
         replay = self._make_replay()
+        if self.resumed and c.save_replay and (self.run_dir / "replay.bin").exists():
+            replay.load(self.run_dir / "replay.bin")
         store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
         threads = [threading.Thread(target=self._run_actor, args=(i, store.name, replay), name=f"flockrl-actor-{i}",
                                     daemon=True) for i in range(c.num_actors)]
-        csv_file = self._open_csv()
+        self.logger = RunLogger(self.run_dir, self.log, c.total_steps, append=self.resumed)
         self._started, interrupted, loss = time.monotonic(), False, float("nan")
-        next_log, next_eval = 0.0, c.eval_interval or math.inf
+        next_log = 0.0
+        next_eval = _next_multiple(self.metrics.env_steps, c.eval_interval)
+        next_checkpoint = _next_multiple(self.metrics.env_steps, c.checkpoint_interval)
         try:
             for t in threads:
                 t.start()
@@ -155,8 +187,11 @@ class DQNTrainer:
                     next_eval += c.eval_interval
                     if self._evaluate() >= c.stop_at_return:
                         break
+                if self.metrics.env_steps >= next_checkpoint:
+                    next_checkpoint += c.checkpoint_interval
+                    self._save_checkpoint(replay)
                 if now >= next_log:
-                    self._report(csv_file, loss)
+                    self._report(loss)
                     next_log = now + 2.0
         except KeyboardInterrupt:
             interrupted = True
@@ -170,10 +205,9 @@ class DQNTrainer:
             self._raise_actor_error()
             if not self.evaluations or self.evaluations[-1]["env_steps"] != self.metrics.env_steps:
                 self._evaluate()
-        self._report(csv_file, loss)
-        if csv_file is not None:
-            csv_file.close()
-        self._save_checkpoint()
+        self._report(loss)
+        self.logger.close()
+        self._save_checkpoint(replay)
         return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - self._started,
                            interrupted, self.evaluations)
 
@@ -251,42 +285,53 @@ class DQNTrainer:
         """Greedy evaluation; returns the mean return."""
         c = self.config
         t0 = time.monotonic()
-        train_seconds = t0 - self._started - self._eval_seconds
+        train_seconds = self._train_seconds()
         returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
         self._eval_seconds += time.monotonic() - t0
         result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
                   "train_seconds": train_seconds}
         self.evaluations.append(result)
-        print(f"eval at {result['env_steps']} steps: {result['mean']:.1f} +- {result['std']:.1f} "
-              f"over {c.eval_episodes} episodes", file=self.log, flush=True)
+        self.logger.evaluation(result, c.eval_episodes)
         return result["mean"]
 
-    def _open_csv(self) -> Any:
-        if self.run_dir is None:
-            return None
-        f = open(self.run_dir / "progress.csv", "w", newline="")  # noqa: SIM115 (closed in train)
-        csv.writer(f).writerow(CSV_COLUMNS)
-        return f
+    def _train_seconds(self) -> float:
+        """Wall time spent training (not evaluating), earlier runs included."""
+        return self._train_seconds_before + time.monotonic() - self._started - self._eval_seconds
 
-    def _report(self, csv_file: Any, loss: float) -> None:
-        m = self.metrics.snapshot()
-        last = self.evaluations[-1] if self.evaluations else {"mean": float("nan"), "std": float("nan")}
-        row = {**m, "loss": loss, "eval_mean": last["mean"], "eval_std": last["std"]}
-        print(f"steps {m['env_steps']:>8}/{self.config.total_steps}  sps {m['sps']:7.0f}  "
-              f"updates/s {m['updates_per_sec']:6.0f}  return {m['return_mean']:7.1f}  "
-              f"spi {m['samples_per_insert']:5.1f}  lag {m['policy_lag']:5.1f}", file=self.log, flush=True)
-        if csv_file is not None:
-            csv.writer(csv_file).writerow([row[k] for k in CSV_COLUMNS])
-            csv_file.flush()
+    def _report(self, loss: float) -> None:
+        self.logger.progress({**self.metrics.snapshot(), "loss": loss})
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, replay: ReplayBuffer) -> None:
+        """checkpoint.pt (and replay.bin) in the run directory, each written
+        atomically; the replay first, so a checkpoint never names a replay
+        older than itself."""
         if self.run_dir is None:
             return
+        if self.config.save_replay:
+            replay.save(self.run_dir / "replay.bin")
         save_checkpoint(self.run_dir / "checkpoint.pt", {
             "algo": self.algo,
             "config": self.config.to_dict(),
             "learner": self.learner.state_dict(),
             "env_steps": self.metrics.env_steps,
+            "train_seconds": self._train_seconds(),
+            "wall_seconds": self.metrics.elapsed(),
             "evaluations": self.evaluations,
             "torch_rng": torch.get_rng_state(),
         })
+
+    def _resume(self) -> None:
+        """Continue the run in run_dir: weights, optimizer, target, update and
+        env-step counts, evaluations; the replay too if it was saved."""
+        assert self.run_dir is not None
+        state = load_checkpoint(self.run_dir / "checkpoint.pt")
+        if state.get("algo") != self.algo:
+            raise ValueError(f"{self.run_dir}: the checkpoint is from {state.get('algo')!r}, not {self.algo!r}")
+        try:
+            self.learner.load_state_dict(state["learner"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ValueError(f"{self.run_dir}: the checkpoint does not fit this config's network ({e})") from None
+        self.metrics = Metrics(env_steps=int(state["env_steps"]), seconds=float(state["wall_seconds"]))
+        self._train_seconds_before = float(state["train_seconds"])
+        self.evaluations = list(state["evaluations"])
+        torch.set_rng_state(state["torch_rng"])

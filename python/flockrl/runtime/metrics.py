@@ -13,10 +13,11 @@ import numpy as np
 
 
 class Metrics:
-    def __init__(self, window: int = 100):
+    def __init__(self, window: int = 100, env_steps: int = 0, seconds: float = 0.0):
+        """env_steps, seconds: where a resumed run starts counting."""
         self._lock = threading.Lock()
-        self._start = time.monotonic()
-        self.env_steps = 0
+        self._start = time.monotonic() - seconds
+        self.env_steps = env_steps
         self.updates = 0
         self.inserted = 0
         self.sampled = 0
@@ -24,7 +25,7 @@ class Metrics:
         self._returns: deque[float] = deque(maxlen=window)
         self._lengths: deque[int] = deque(maxlen=window)
         self._lags: deque[int] = deque(maxlen=window)
-        self._last = (self._start, 0, 0)  # time, env steps, updates at the last snapshot
+        self._last = (time.monotonic(), env_steps, 0)  # time, env steps, updates at the last snapshot
 
     def add_steps(self, steps: int, inserted: int, policy_lag: int = 0) -> None:
         """An actor stepped `steps` envs acting with weights `policy_lag`
@@ -44,6 +45,10 @@ class Metrics:
         with self._lock:
             self.updates += 1
             self.sampled += sampled
+
+    def elapsed(self) -> float:
+        """Seconds since the run started (earlier runs included when resumed)."""
+        return time.monotonic() - self._start
 
     def snapshot(self) -> dict[str, Any]:
         """Totals, rates since the previous snapshot, and recent means."""

@@ -1,0 +1,67 @@
+"""Where a run's numbers go: a progress line on the console, progress.csv
+and eval.csv in the run directory, and TensorBoard event files when the
+tensorboard package is installed."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, TextIO
+
+PROGRESS_COLUMNS = ("env_steps", "time", "updates", "sps", "updates_per_sec", "samples_per_insert",
+                    "policy_lag", "return_mean", "length_mean", "loss")
+EVAL_COLUMNS = ("env_steps", "train_seconds", "mean", "std")
+
+
+class RunLogger:
+    def __init__(self, run_dir: Path | None, console: TextIO, total_steps: int, append: bool = False):
+        self.console, self.total_steps = console, total_steps
+        self._files: list[Any] = []
+        self._progress = self._eval = self._tb = None
+        if run_dir is None:
+            return
+        self._progress = self._open(run_dir / "progress.csv", PROGRESS_COLUMNS, append)
+        self._eval = self._open(run_dir / "eval.csv", EVAL_COLUMNS, append)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional
+            return
+        self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def _open(self, path: Path, columns: tuple[str, ...], append: bool) -> Any:
+        exists = append and path.exists()
+        f = open(path, "a" if exists else "w", newline="")  # noqa: SIM115 (closed in close())
+        self._files.append(f)
+        writer = csv.writer(f)
+        if not exists:
+            writer.writerow(columns)
+        return writer, f
+
+    def progress(self, row: dict[str, Any]) -> None:
+        print(f"steps {row['env_steps']:>8}/{self.total_steps}  sps {row['sps']:7.0f}  "
+              f"updates/s {row['updates_per_sec']:6.0f}  return {row['return_mean']:7.1f}  "
+              f"spi {row['samples_per_insert']:5.1f}  lag {row['policy_lag']:5.1f}", file=self.console, flush=True)
+        self._write(self._progress, PROGRESS_COLUMNS, row)
+        if self._tb is not None:
+            for key in PROGRESS_COLUMNS[3:]:
+                self._tb.add_scalar(f"train/{key}", row[key], row["env_steps"])
+
+    def evaluation(self, row: dict[str, Any], episodes: int) -> None:
+        print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes",
+              file=self.console, flush=True)
+        self._write(self._eval, EVAL_COLUMNS, row)
+        if self._tb is not None:
+            self._tb.add_scalar("eval/return_mean", row["mean"], row["env_steps"])
+
+    @staticmethod
+    def _write(target: Any, columns: tuple[str, ...], row: dict[str, Any]) -> None:
+        if target is not None:
+            writer, f = target
+            writer.writerow([row[k] for k in columns])
+            f.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+        for f in self._files:
+            f.close()
