@@ -79,7 +79,7 @@ class DQNConfig(Config):
     checkpoint_interval: int = 20_000
     """Environment steps between checkpoints in the run directory (0: only at the end)."""
     save_replay: bool = False
-    """Also checkpoint the replay buffer (replay.bin), so a resumed run needs no refill."""
+    """Also save the replay buffer (replay.bin) with the final checkpoint, so a resumed run needs no refill."""
     stop_at_return: float = math.inf
     """Stop once an evaluation's mean return reaches this (inf: never; time-to-solve benchmarks)."""
     device: str = "auto"

@@ -189,7 +189,7 @@ class DQNTrainer:
                         break
                 if self.metrics.env_steps >= next_checkpoint:
                     next_checkpoint += c.checkpoint_interval
-                    self._save_checkpoint(replay)
+                    self._save_checkpoint(None)  # the replay only once actors are stopped
                 if now >= next_log:
                     self._report(loss)
                     next_log = now + 2.0
@@ -301,13 +301,13 @@ class DQNTrainer:
     def _report(self, loss: float) -> None:
         self.logger.progress({**self.metrics.snapshot(), "loss": loss})
 
-    def _save_checkpoint(self, replay: ReplayBuffer) -> None:
-        """checkpoint.pt (and replay.bin) in the run directory, each written
-        atomically; the replay first, so a checkpoint never names a replay
-        older than itself."""
+    def _save_checkpoint(self, replay: ReplayBuffer | None) -> None:
+        """checkpoint.pt in the run directory, written atomically, and with
+        save_replay the replay (replay.bin, also atomic) when given: only at
+        the end, since saving needs the actors stopped."""
         if self.run_dir is None:
             return
-        if self.config.save_replay:
+        if replay is not None and self.config.save_replay:
             replay.save(self.run_dir / "replay.bin")
         save_checkpoint(self.run_dir / "checkpoint.pt", {
             "algo": self.algo,
