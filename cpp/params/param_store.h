@@ -116,7 +116,8 @@ class ParamStore {
   }
 
   // Removes a segment whose owner is gone (or that was left half-created).
-  // Returns true if it removed one. Never touches a live owner's segment.
+  // Returns true if it removed one. Never touches a live owner's segment,
+  // nor one another process created under the name after its own reclaim.
   static bool ReclaimIfStale(const std::string& name) {
     ShmSegment segment;
     try {
@@ -136,7 +137,7 @@ class ParamStore {
           throw ShmInUseError("shared memory '" + segment.posix_name() + "' is in use by its owner, pid " +
                          std::to_string(h.owner_pid) + "; close that store or choose another name");
         }
-        return ShmSegment::Unlink(name);
+        return segment.UnlinkIfSame();
       }
     }
     // Too small for a header, or header not ready: being created right now,
@@ -144,7 +145,7 @@ class ParamStore {
     if (segment.AgeSeconds() < kStaleCreationSeconds) {
       throw ShmInUseError("shared memory '" + segment.posix_name() + "' is being created by another process");
     }
-    return ShmSegment::Unlink(name);
+    return segment.UnlinkIfSame();
   }
 
   ParamStore(const ParamStore&) = delete;

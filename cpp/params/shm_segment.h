@@ -117,18 +117,16 @@ class ShmSegment {
     return s;
   }
 
-  // Removes the name; existing mappings stay valid. False if it was gone.
-  static bool Unlink(const std::string& name) { return shm_unlink(PosixName(name).c_str()) == 0; }
-
   // Unlinks the name if it still refers to this segment (not to one created
   // under the same name after ours was removed).
-  void UnlinkIfSame() const {
+  // True if it unlinked.
+  bool UnlinkIfSame() const {
     const int fd = shm_open(posix_name_.c_str(), O_RDONLY, 0);
-    if (fd < 0) return;
+    if (fd < 0) return false;
     struct stat st {};
     const bool same = fstat(fd, &st) == 0 && st.st_ino == inode_;
     close(fd);
-    if (same) shm_unlink(posix_name_.c_str());
+    return same && shm_unlink(posix_name_.c_str()) == 0;
   }
 
   // Seconds since the segment was created or resized, as of opening it.
