@@ -30,8 +30,8 @@ class DQNConfig(Config):
     """Seeds torch, the envs, exploration and the replay buffer."""
     num_actors: int = 1
     """Actor threads, each with its own vector env and policy copy."""
-    envs_per_actor: int = 1
-    """Envs each actor steps together."""
+    envs_per_actor: int = 8
+    """Envs each actor steps together (more amortise the actor's Python work per step, leaving the learner the GIL)."""
     hidden_sizes: tuple[int, ...] = (256, 256)
     """Widths of the Q-network's hidden layers (ReLU)."""
     dueling: bool = False
