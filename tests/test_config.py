@@ -52,3 +52,10 @@ def test_config_files(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="expected a mapping of config keys"):
         DQNConfig.from_file(path)
+
+
+def test_apex_fields_are_documented_too():
+    from flockrl.algos.dqn import ApexConfig
+
+    docs = ApexConfig.help()
+    assert all(docs.get(k) for k in ApexConfig().to_dict())

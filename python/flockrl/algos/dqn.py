@@ -127,28 +127,21 @@ class DQNConfig(Config):
 class ApexConfig(DQNConfig):
     """Ape-X (Horgan et al. 2018): many actors with fixed, graded exploration
     rates, initial priorities computed by the actors, prioritized replay with
-    FIFO eviction, n-step Double DQN with a dueling head."""
+    FIFO eviction, n-step Double DQN with a dueling head. Fields documented
+    in DQNConfig keep their meaning; only the defaults differ."""
 
     num_actors: int = 4
-    """Actor threads, each with its own vector env and policy copy."""
     envs_per_actor: int = 4
-    """Envs each actor steps together."""
+    n_step: int = 3
+    dueling: bool = True
+    prioritized: bool = True
+    samples_per_insert: float = 8.0
+    target_update_interval: int = 500
+    lr: float = 1e-3
     actor_epsilon: float = 0.4
     """Ape-X's base epsilon: actor i explores with actor_epsilon ** (1 + i * epsilon_alpha / (num_actors - 1))."""
     epsilon_alpha: float = 7.0
     """Ape-X's epsilon exponent spread."""
-    n_step: int = 3
-    """Steps summed into each transition's return (1: one-step TD)."""
-    dueling: bool = True
-    """Split the head into state value and advantages (Wang et al. 2016)."""
-    prioritized: bool = True
-    """Prioritized replay (Schaul et al. 2016) instead of uniform."""
-    samples_per_insert: float = 8.0
-    """Transitions sampled per transition added; the rate limiter holds actors or learner to it (0: no limit)."""
-    target_update_interval: int = 500
-    """Learner updates between target-network updates."""
-    lr: float = 1e-3
-    """Adam learning rate."""
 
     def validate(self) -> None:
         super().validate()
