@@ -144,7 +144,6 @@ def measure_size(size: int, seconds: float) -> dict[str, Any]:
 
     src, dst = np.ones(n, np.float32), np.zeros(n, np.float32)
     row["memcpy"] = median_seconds(lambda: np.copyto(dst, src), seconds)
-    del src, dst
 
     for label, dtype in (("flockrl", None), ("flockrl bf16", torch.bfloat16)):
         store = ParamStore.create(_unique_name(), model, broadcast_dtype=dtype)
@@ -165,7 +164,6 @@ def measure_size(size: int, seconds: float) -> dict[str, Any]:
 
     shared = {k: v.clone().share_memory_() for k, v in model.state_dict().items()}
     row["load_state_dict"] = median_seconds(lambda: target.load_state_dict(shared), seconds)
-    del shared
 
     tensors = [t.numpy() for t in model.state_dict().values()]
     targets = [t.numpy() for t in target.state_dict().values()]
@@ -186,7 +184,6 @@ def measure_size(size: int, seconds: float) -> dict[str, Any]:
 
         row["shared_memory publish"] = median_seconds(shm_publish, seconds)
         row["shared_memory pull"] = median_seconds(shm_pull, seconds)
-        del views
     finally:
         block.close()
         block.unlink()

@@ -240,8 +240,7 @@ class DQNTrainer:
             time.sleep(0.01)  # no rate limiter to wait on
             return None
         kwargs = {"beta": c.beta(self.metrics.env_steps)} if c.prioritized else {}
-        batch = replay.sample(c.batch_size, timeout=0.05, device=self.device, **kwargs)
-        return batch
+        return replay.sample(c.batch_size, timeout=0.05, device=self.device, **kwargs)
 
     def _run_actor(self, index: int, store_name: str, replay: ReplayBuffer) -> None:
         c = self.config
