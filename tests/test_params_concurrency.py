@@ -16,6 +16,7 @@ from flockrl import ParamStore
 SIZES = (3, 1000, 65537, 250_000)  # float32 words per tensor, 1.3 MB per snapshot
 
 PATTERN = """
+import numpy as np
 
 SIZES = {sizes!r}
 BASE = [np.random.default_rng(i).integers(0, 2**32, n, dtype=np.uint32) for i, n in enumerate(SIZES)]
