@@ -208,7 +208,12 @@ class ParamStore {
   // a torn snapshot: a copy the writer overtook is redone on the newest
   // version (versions only grow, so a call that started copying always
   // completes one).
-  uint64_t Pull(void* const* dsts, uint64_t newer_than) {
+  uint64_t Pull(void* const* dsts, uint64_t newer_than) { return PullObserved(dsts, newer_than, [] {}); }
+
+  // Pull calling `after_copy()` between each attempt's copy and its seqlock
+  // check: tests publish there to overtake a reader at a known moment.
+  template <class AfterCopy>
+  uint64_t PullObserved(void* const* dsts, uint64_t newer_than, AfterCopy&& after_copy) {
     Header& h = header();
     for (int attempt = 0;; ++attempt) {
       const uint64_t latest = h.latest.load(std::memory_order_acquire);
@@ -220,6 +225,7 @@ class ParamStore {
       bool kept = false;
       if ((s1 & 1) == 0 && version > newer_than) {
         copier_.Decode(buffer(static_cast<uint32_t>(latest & kIndexMask)), dsts);
+        after_copy();
         SeqlockReadFence();
         kept = b.seq.load(std::memory_order_relaxed) == s1;
       }
