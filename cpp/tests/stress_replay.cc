@@ -52,9 +52,18 @@ void StressTree(int64_t capacity, int64_t leaf_a, int64_t leaf_b) {
   PriorityTree tree(capacity);
   constexpr int kRounds = 50000;
   std::atomic<int> arrived{0};
-  auto barrier = [&](int generation) {  // both threads reach `generation`
+  // Both threads reach `generation`. Spin briefly (the point is to start
+  // the next round together), then yield: on a loaded machine the partner
+  // may be descheduled, and pure spinning made each round a time slice.
+  auto barrier = [&](int generation) {
     arrived.fetch_add(1);
-    while (arrived.load() < 2 * generation) FLOCKRL_CPU_RELAX();
+    for (int spins = 0; arrived.load() < 2 * generation; ++spins) {
+      if (spins < 2000) {
+        FLOCKRL_CPU_RELAX();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   };
   int mismatches = 0;
   auto worker = [&](int64_t leaf, int salt) {
