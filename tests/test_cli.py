@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def flockrl(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -82,7 +84,7 @@ def test_train_apex_tiny_budget(tmp_path):
 
 def test_train_bad_input_lists_the_choices():
     result = flockrl("train", "dqm")
-    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex')" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex', 'ppo')" in result.stderr
     result = flockrl("train", "dqn", "--env", "Nope-v0")
     assert result.returncode == 2 and "expected a native env (CartPole-v1" in result.stderr
     result = flockrl("train", "dqn", "--set", "gamma=2")
@@ -91,14 +93,15 @@ def test_train_bad_input_lists_the_choices():
     assert result.returncode == 2 and "DQN needs a Discrete action space" in result.stderr
 
 
-def test_train_ctrl_c_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("algo", ["dqn", "ppo"])
+def test_train_ctrl_c_stops_cleanly(tmp_path, algo):
     import os
     import signal
     import time
 
     run = tmp_path / "run"
     before = set(os.listdir("/dev/shm"))
-    proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", "dqn", "--run-dir", str(run)],
+    proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", algo, "--run-dir", str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (run / "progress.csv").exists() and time.monotonic() < deadline:
@@ -134,6 +137,26 @@ def test_resume_eval_and_plot(tmp_path):
     result = flockrl("plot", str(run))
     assert result.returncode == 0, result.stderr
     assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ppo_train_resume_and_eval_continuous(tmp_path):
+    run = tmp_path / "run"
+    base = ["--env", "Pendulum-v1", "--set", "eval_interval=1024", "--set", "eval_episodes=2",
+            "--set", "num_actors=2", "--set", "sync=bounded"]
+    result = flockrl("train", "ppo", "--set", "total_steps=1024", *base, "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    result = flockrl("train", "ppo", "--resume", str(run), "--set", "total_steps=2048")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2048 env steps")
+    evals = (run / "eval.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in evals[1:]] == ["1024", "2048"]
+    header = (run / "progress.csv").read_text().splitlines()[0]
+    assert header.endswith("policy_loss,value_loss,entropy,approx_kl,clip_fraction,explained_variance,lr,clip_range")
+    result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Pendulum-v1: ")
+    result = flockrl("train", "ppo", "--set", "sync=coordinator")
+    assert result.returncode == 2 and "config sync: expected one of sync, async, bounded for PPO" in result.stderr
 
 
 def test_bad_checkpoints_are_clear_errors_and_left_alone(tmp_path):

@@ -1,10 +1,12 @@
-"""The ``flockrl`` command line: ``train dqn|apex``, ``eval``, ``plot`` and ``bench envs|replay|params``."""
+"""The ``flockrl`` command line: ``train dqn|apex|ppo``, ``eval``, ``plot`` and ``bench envs|replay|params``."""
 
 from __future__ import annotations
 
 import argparse
 import math
 import sys
+
+from flockrl.algos.registry import ALGORITHMS
 
 
 def _positive_int_list(text: str) -> tuple[int, ...]:
@@ -15,9 +17,6 @@ def _positive_int_list(text: str) -> tuple[int, ...]:
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"expected ints >= 1, got {text!r}")
     return values
-
-
-ALGORITHMS = ("dqn", "apex")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -101,9 +100,9 @@ def _train(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from flockrl.algos.dqn import ApexConfig, DQNConfig
+    from flockrl.algos.registry import config_class, trainer_class
 
-    config_cls = {"dqn": DQNConfig, "apex": ApexConfig}[args.algo]
+    config_cls = config_class(args.algo)
     if args.list_config:
         defaults, docs = config_cls(), config_cls.help()
         for key, value in defaults.to_dict().items():
@@ -127,10 +126,8 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     run_dir = args.resume or args.run_dir or (
         f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
-    from flockrl.algos.dqn_trainer import DQNTrainer
-
     try:
-        trainer = DQNTrainer(config, run_dir=run_dir, resume=bool(args.resume))
+        trainer = trainer_class(args.algo)(config, run_dir=run_dir, resume=bool(args.resume))
     except (ValueError, FileNotFoundError) as e:  # unknown env, continuous actions, no device, bad checkpoint
         print(f"flockrl train: {e}", file=sys.stderr)
         return 2
@@ -146,7 +143,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from flockrl.algos.dqn_trainer import policy_from_checkpoint
+    from flockrl.algos.registry import policy_from_checkpoint
     from flockrl.runtime.evaluate import evaluate
 
     if args.episodes < 1:

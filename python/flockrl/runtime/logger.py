@@ -5,22 +5,26 @@ tensorboard package is installed."""
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any, TextIO
 
-PROGRESS_COLUMNS = ("env_steps", "time", "updates", "sps", "updates_per_sec", "samples_per_insert",
-                    "policy_lag", "return_mean", "length_mean", "loss")
+RUN_COLUMNS = ("env_steps", "time", "updates", "sps", "updates_per_sec", "samples_per_insert", "policy_lag",
+               "return_mean", "length_mean")
 EVAL_COLUMNS = ("env_steps", "train_seconds", "mean", "std")
 
 
 class RunLogger:
-    def __init__(self, run_dir: Path | None, console: TextIO, total_steps: int, append: bool = False):
+    def __init__(self, run_dir: Path | None, console: TextIO, total_steps: int, stats: tuple[str, ...] = (),
+                 append: bool = False):
+        """stats: the algorithm's own columns (losses and the like) after the run's."""
         self.console, self.total_steps = console, total_steps
+        self.columns = RUN_COLUMNS + stats
         self._files: list[Any] = []
         self._progress = self._eval = self._tb = None
         if run_dir is None:
             return
-        self._progress = self._open(run_dir / "progress.csv", PROGRESS_COLUMNS, append)
+        self._progress = self._open(run_dir / "progress.csv", self.columns, append)
         self._eval = self._open(run_dir / "eval.csv", EVAL_COLUMNS, append)
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -41,10 +45,10 @@ class RunLogger:
         print(f"steps {row['env_steps']:>8}/{self.total_steps}  sps {row['sps']:7.0f}  "
               f"updates/s {row['updates_per_sec']:6.0f}  return {row['return_mean']:7.1f}  "
               f"spi {row['samples_per_insert']:5.1f}  lag {row['policy_lag']:5.1f}", file=self.console, flush=True)
-        self._write(self._progress, PROGRESS_COLUMNS, row)
+        self._write(self._progress, self.columns, row)
         if self._tb is not None:
-            for key in PROGRESS_COLUMNS[3:]:
-                self._tb.add_scalar(f"train/{key}", row[key], row["env_steps"])
+            for key in self.columns[3:]:
+                self._tb.add_scalar(f"train/{key}", row.get(key, math.nan), row["env_steps"])
 
     def evaluation(self, row: dict[str, Any], episodes: int) -> None:
         print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes",
@@ -57,7 +61,7 @@ class RunLogger:
     def _write(target: Any, columns: tuple[str, ...], row: dict[str, Any]) -> None:
         if target is not None:
             writer, f = target
-            writer.writerow([row[k] for k in columns])
+            writer.writerow([row.get(k, math.nan) for k in columns])  # nan: not measured yet
             f.flush()
 
     def close(self) -> None:

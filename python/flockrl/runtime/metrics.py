@@ -25,15 +25,24 @@ class Metrics:
         self._returns: deque[float] = deque(maxlen=window)
         self._lengths: deque[int] = deque(maxlen=window)
         self._lags: deque[int] = deque(maxlen=window)
+        self.max_policy_lag = 0
         self._last = (time.monotonic(), env_steps, 0)  # time, env steps, updates at the last snapshot
 
-    def add_steps(self, steps: int, inserted: int, policy_lag: int = 0) -> None:
+    def add_steps(self, steps: int, inserted: int, policy_lag: int | None = None) -> None:
         """An actor stepped `steps` envs acting with weights `policy_lag`
-        versions behind the newest published."""
+        versions behind the newest published (None: measured elsewhere)."""
         with self._lock:
             self.env_steps += steps
             self.inserted += inserted
-            self._lags.append(policy_lag)
+            if policy_lag is not None:
+                self._lags.append(policy_lag)
+                self.max_policy_lag = max(self.max_policy_lag, policy_lag)
+
+    def add_policy_lags(self, lags: list[int]) -> None:
+        """On-policy learners: the lag of each rollout an update used."""
+        with self._lock:
+            self._lags.extend(lags)
+            self.max_policy_lag = max(self.max_policy_lag, *lags)
 
     def add_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
         with self._lock:

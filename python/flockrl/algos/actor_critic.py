@@ -1,0 +1,91 @@
+"""The actor-critic network of the policy-gradient methods (PPO, A3C,
+IMPALA): separate policy and value MLPs over (optionally normalised)
+observations, a categorical head for Discrete actions and a diagonal
+Gaussian with state-independent log-std for Box actions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from flockrl.algos.distributions import Categorical, DiagGaussian
+from flockrl.algos.running_norm import RunningNorm
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(sizes: list[int], activation: str, out_gain: float) -> nn.Sequential:
+    """Linear layers with `activation` between them; orthogonal init (gain
+    sqrt 2 for hidden layers, `out_gain` for the last), zero biases, as in
+    the PPO implementations that reproduce the paper's results."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        linear = nn.Linear(a, b)
+        nn.init.orthogonal_(linear.weight, out_gain if last else math.sqrt(2))
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if not last:
+            layers.append(_ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class ActorCritic(nn.Module):
+    def __init__(self, obs_space: gym.spaces.Box, action_space: gym.spaces.Space, hidden_sizes: tuple[int, ...],
+                 activation: str = "tanh", normalize_obs: bool = False, log_std_init: float = 0.0):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        if not isinstance(obs_space, gym.spaces.Box):
+            raise ValueError(f"actor-critic needs a Box observation space, got {obs_space}")
+        obs_dim = int(np.prod(obs_space.shape))
+        self.discrete = isinstance(action_space, gym.spaces.Discrete)
+        if self.discrete:
+            out = int(action_space.n)
+            self.dist: Any = Categorical
+        elif isinstance(action_space, gym.spaces.Box) and len(action_space.shape) == 1:
+            out = int(action_space.shape[0])
+            self.dist = DiagGaussian
+            self.log_std = nn.Parameter(torch.full((out,), float(log_std_init)))
+        else:
+            raise ValueError(f"actor-critic needs a Discrete or 1-d Box action space, got {action_space}")
+        self.obs_norm = RunningNorm(tuple(obs_space.shape)) if normalize_obs else None
+        sizes = [obs_dim, *hidden_sizes]
+        self.policy = mlp([*sizes, out], activation, out_gain=0.01)
+        self.value = mlp([*sizes, 1], activation, out_gain=1.0)
+
+    def _features(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = obs.float()
+        if self.obs_norm is not None:
+            obs = self.obs_norm(obs)
+        return obs.flatten(1)
+
+    def forward(self, obs: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """(distribution parameters, values [B])."""
+        x = self._features(obs)
+        out = self.policy(x)
+        params = out if self.discrete else (out, self.log_std)
+        return params, self.value(x).squeeze(-1)
+
+    def values(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.value(self._features(obs)).squeeze(-1)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor, generator: torch.Generator | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sampled (actions, log-probabilities, values) for a batch of observations."""
+        params, values = self(obs)
+        actions, log_probs = self.dist.sample(params, generator)
+        return actions, log_probs, values
+
+    @torch.no_grad()
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """The most likely action (argmax, or the Gaussian's mean)."""
+        x = self._features(obs)
+        out = self.policy(x)
+        return self.dist.mode(out if self.discrete else (out, self.log_std))

@@ -1,0 +1,193 @@
+"""PPO (Schulman et al. 2017): clipped surrogate objective, GAE(lambda),
+optional value clipping, entropy bonus, minibatch epochs, per-minibatch
+advantage normalisation, observation normalisation, discrete and Gaussian
+actions, linear learning-rate and clip-range annealing. The update rule
+lives here; rollouts come from flockrl.runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from flockrl.algos.actor_critic import ActorCritic
+from flockrl.algos.advantages import gae
+from flockrl.algos.optim import adam
+from flockrl.runtime.run_config import RunConfig
+from flockrl.runtime.sync import SYNC_MODES
+
+
+STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "lr",
+              "clip_range")
+"""What PPOLearner.update reports (means over the update's minibatches)."""
+
+
+@dataclass
+class PPOConfig(RunConfig):
+    """PPO. The defaults solve CartPole-v1 (rl-zoo's tuned values)."""
+
+    sync: str = "sync"
+    """How actors and learner share weights: sync (every rollout from the current version), async (actors never wait; lag logged) or bounded (lag at most max_lag)."""
+    max_lag: int = 1
+    """bounded: the most versions a rollout may lag the weights it is trained into."""
+    rollout_steps: int = 32
+    """Steps each actor collects per rollout (per env; a rollout holds rollout_steps * envs_per_actor transitions)."""
+    rollouts_per_update: int = 0
+    """async/bounded: the fewest rollouts an update trains on (0: num_actors); sync always uses one per actor."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and of the value MLP."""
+    activation: str = "tanh"
+    """Hidden activation: tanh or relu."""
+    normalize_obs: bool = False
+    """Normalise observations with running statistics (updated by the learner, shared with the weights)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian (continuous) actions."""
+    lr: float = 1e-3
+    """Adam learning rate (at the start, with anneal_lr)."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over total_steps."""
+    gamma: float = 0.98
+    """Discount factor."""
+    gae_lambda: float = 0.8
+    """GAE lambda (1: Monte Carlo returns, 0: one-step TD)."""
+    clip_range: float = 0.2
+    """PPO's probability-ratio clip epsilon (at the start, with anneal_clip)."""
+    anneal_clip: bool = True
+    """Decay clip_range linearly to 0 over total_steps."""
+    clip_value: float = 0.0
+    """Clip value updates to this distance from the rollout's values (0: no value clipping)."""
+    epochs: int = 20
+    """Passes over each update's data."""
+    minibatch_size: int = 256
+    """Transitions per gradient step."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Clip the gradient's global norm to this (0: no clipping)."""
+    normalize_advantages: bool = True
+    """Normalise advantages to zero mean, unit std within each minibatch."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.sync not in SYNC_MODES:
+            raise ValueError(f"config sync: expected one of {', '.join(SYNC_MODES)} for PPO, got {self.sync!r}")
+        if self.activation not in ("tanh", "relu"):
+            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
+        self.check_range("lr", 0, None, low_inclusive=False)
+        self.check_range("gamma", 0, 1)
+        self.check_range("gae_lambda", 0, 1)
+        self.check_range("clip_range", 0, None, low_inclusive=False)
+        for name in ("clip_value", "ent_coef", "vf_coef", "max_grad_norm"):
+            self.check_range(name, 0, None)
+        for name in ("max_lag", "rollout_steps", "epochs", "minibatch_size"):
+            self.check_range(name, 1, None)
+        self.check_range("rollouts_per_update", 0, None)
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+
+    def progress_left(self, env_steps: int) -> float:
+        """1 at the start of training, 0 at total_steps (the annealing factor)."""
+        return max(0.0, 1.0 - env_steps / self.total_steps)
+
+
+def flatten_rollouts(rollouts: list[dict[str, Any]], gamma: float, lam: float) -> dict[str, np.ndarray]:
+    """GAE per rollout, then every [T, N, ...] array flattened to [T*N, ...]
+    and the rollouts concatenated."""
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "action", "log_prob", "value", "advantage", "return")}
+    for r in rollouts:
+        advantages, returns = gae(r["reward"], r["value"], r["done"], r["last_value"], gamma, lam)
+        for key, array in (("obs", r["obs"]), ("action", r["action"]), ("log_prob", r["log_prob"]),
+                           ("value", r["value"]), ("advantage", advantages), ("return", returns)):
+            parts[key].append(array.reshape(-1, *array.shape[2:]))
+    return {k: np.concatenate(v) if len(v) > 1 else v[0] for k, v in parts.items()}
+
+
+class PPOLearner:
+    """The actor-critic network, its optimizer and the PPO update."""
+
+    def __init__(self, config: PPOConfig, obs_space: gym.spaces.Box, action_space: gym.spaces.Space,
+                 device: torch.device):
+        self.config, self.device = config, device
+        self.net = ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation,
+                               config.normalize_obs, config.log_std_init).to(device)
+        self.optimizer = adam(self.net.parameters(), config.lr, eps=1e-5)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(config.seed)
+        self.updates = 0  # gradient steps
+        self.iterations = 0  # calls of update()
+
+    def update(self, rollouts: list[dict[str, Any]], env_steps: int) -> dict[str, float]:
+        """Epochs of minibatch gradient steps on the rollouts; env_steps
+        (so far) sets the annealed learning rate and clip range. Afterwards
+        the observation statistics absorb the rollouts' observations, so the
+        actors acted with the statistics the update trained with."""
+        c, net = self.config, self.net
+        data = {k: torch.from_numpy(v).to(self.device, non_blocking=True)
+                for k, v in flatten_rollouts(rollouts, c.gamma, c.gae_lambda).items()}
+        left = c.progress_left(env_steps)
+        lr = c.lr * left if c.anneal_lr else c.lr
+        clip = c.clip_range * left if c.anneal_clip else c.clip_range
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        size = len(data["advantage"])
+        sums = np.zeros(5)  # policy loss, value loss, entropy, approx KL, clip fraction
+        steps = 0
+        for _ in range(c.epochs):
+            order = torch.randperm(size, generator=self.generator, device=self.device)
+            for start in range(0, size, c.minibatch_size):
+                mb = {k: v[order[start:start + c.minibatch_size]] for k, v in data.items()}
+                sums += self._step(mb, clip)
+                steps += 1
+        if net.obs_norm is not None:
+            net.obs_norm.update(data["obs"])
+        self.iterations += 1
+        means = sums / max(steps, 1)
+        values, returns = data["value"], data["return"]
+        explained = 1.0 - float((returns - values).var() / returns.var()) if returns.var() > 0 else float("nan")
+        return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "approx_kl": means[3],
+                "clip_fraction": means[4], "explained_variance": explained, "lr": lr, "clip_range": clip}
+
+    def _step(self, mb: dict[str, torch.Tensor], clip: float) -> np.ndarray:
+        c, net = self.config, self.net
+        params, values = net(mb["obs"])
+        log_prob = net.dist.log_prob(params, mb["action"])
+        log_ratio = log_prob - mb["log_prob"]
+        ratio = log_ratio.exp()
+        advantages = mb["advantage"]
+        if c.normalize_advantages and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+        if c.clip_value > 0:
+            clipped = mb["value"] + (values - mb["value"]).clamp(-c.clip_value, c.clip_value)
+            value_loss = torch.max((values - mb["return"]).square(), (clipped - mb["return"]).square()).mean()
+        else:
+            value_loss = (values - mb["return"]).square().mean()
+        entropy = net.dist.entropy(params).mean()
+        loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - log_ratio).mean()
+            clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+            stats = torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction]).cpu()
+        return stats.numpy().astype(np.float64)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates,
+                "iterations": self.iterations, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates, self.iterations = int(state["updates"]), int(state["iterations"])
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,42 @@
+"""What every training run is configured with, whatever the algorithm:
+the env, the budget, actors, evaluation, checkpoints and the device."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from flockrl.config import Config
+
+
+@dataclass
+class RunConfig(Config):
+    env: str = "CartPole-v1"
+    """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any registered gymnasium id."""
+    total_steps: int = 100_000
+    """Environment steps to train for (all actors together)."""
+    seed: int = 0
+    """Seeds torch, the envs and the actors' sampling."""
+    num_actors: int = 1
+    """Actor threads, each with its own vector env and policy copy."""
+    envs_per_actor: int = 8
+    """Envs each actor steps together (more amortise the actor's Python work per step)."""
+    eval_interval: int = 10_000
+    """Env steps between greedy evaluations (0: only at the end)."""
+    eval_episodes: int = 20
+    """Episodes per evaluation."""
+    checkpoint_interval: int = 20_000
+    """Env steps between checkpoints in the run directory (0: only at the end)."""
+    stop_at_return: float = math.inf
+    """Stop once an evaluation's mean return reaches this (inf: train for total_steps)."""
+    device: str = "auto"
+    """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
+
+    def validate(self) -> None:
+        super().validate()
+        if math.isnan(self.stop_at_return):
+            raise ValueError("config stop_at_return: expected a number or inf, got nan")
+        for name in ("total_steps", "num_actors", "envs_per_actor", "eval_episodes"):
+            self.check_range(name, 1, None)
+        for name in ("eval_interval", "checkpoint_interval"):
+            self.check_range(name, 0, None)

@@ -1,0 +1,211 @@
+"""What every trainer does around its algorithm: the run directory and its
+config.json, actor threads and their failures, periodic greedy evaluation
+(timed apart from training), progress logging, atomic checkpoints and
+resuming from them. A trainer subclasses TrainingRun and supplies the
+learner (with state_dict/load_state_dict), greedy_action and _train."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from flockrl.envs import make_vec
+from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
+from flockrl.runtime.evaluate import evaluate
+from flockrl.runtime.logger import RunLogger
+from flockrl.runtime.metrics import Metrics
+from flockrl.runtime.run_config import RunConfig
+
+
+@dataclass
+class TrainResult:
+    env_steps: int
+    updates: int
+    seconds: float
+    interrupted: bool
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    """{"env_steps", "mean", "std", "train_seconds"} after every evaluation;
+    train_seconds is the wall time so far minus time spent evaluating."""
+
+    @property
+    def final_eval(self) -> dict[str, float] | None:
+        return self.evaluations[-1] if self.evaluations else None
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"config device: expected 'auto', 'cpu' or 'cuda[:N]', got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"config device: {name!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
+    """(single observation space, single action space) of an env id."""
+    env = make_vec(env_id, 1)
+    try:
+        return env.single_observation_space, env.single_action_space
+    finally:
+        env.close()
+
+
+def next_multiple(value: int, interval: int) -> float:
+    """The first multiple of interval above value (inf for interval 0)."""
+    return (value // interval + 1) * interval if interval > 0 else math.inf
+
+
+class TrainingRun:
+    algo = ""  # the name checkpoints and config.json record
+    stat_columns: tuple[str, ...] = ()  # the learner's stats logged with the run's metrics
+
+    def __init__(self, config: RunConfig, run_dir: str | Path | None, log: Any = sys.stderr):
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.log = log
+        self.device = resolve_device(config.device)
+        self.metrics = Metrics()
+        self.evaluations: list[dict[str, float]] = []
+        self.learner: Any = None
+        self._started = time.monotonic()
+        self._eval_seconds = 0.0
+        self._train_seconds_before = 0.0  # by earlier runs this one resumes
+        self.resumed = False
+        self._stop = threading.Event()
+        self._actor_errors: list[BaseException] = []
+
+    def train(self) -> TrainResult:
+        """Runs to total_steps or Ctrl-C (then stops cleanly: actors joined,
+        shared memory removed, a final checkpoint written)."""
+        threads_before = torch.get_num_threads()
+        # Small nets gain nothing from intra-op threads; the actors need the cores.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.config.num_actors))
+        try:
+            if self.run_dir is not None:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                (self.run_dir / "config.json").write_text(
+                    json.dumps({"algo": self.algo, **self.config.to_dict()}, indent=2))
+            self.logger = RunLogger(self.run_dir, self.log, self.config.total_steps, self.stat_columns,
+                                    append=self.resumed)
+            self._started = time.monotonic()
+            return self._train()
+        finally:
+            torch.set_num_threads(threads_before)
+
+    def _train(self) -> TrainResult:
+        raise NotImplementedError
+
+    def greedy_action(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- actor threads ------------------------------------------------------------
+
+    def _start_actors(self, target: Callable[[int], None], on_failure: Callable[[], None]) -> list[threading.Thread]:
+        """num_actors daemon threads running target(index); an exception in
+        one stops the run (on_failure wakes whatever the others wait on) and
+        is raised in the learner by _raise_actor_error."""
+
+        def run(index: int) -> None:
+            try:
+                target(index)
+            except BaseException as e:
+                self._actor_errors.append(e)
+                self._stop.set()
+                on_failure()
+
+        threads = [threading.Thread(target=run, args=(i,), name=f"flockrl-actor-{i}", daemon=True)
+                   for i in range(self.config.num_actors)]
+        for t in threads:
+            t.start()
+        return threads
+
+    def _actors_should_stop(self) -> bool:
+        return self._stop.is_set() or self.metrics.env_steps >= self.config.total_steps
+
+    def _raise_actor_error(self) -> None:
+        if self._actor_errors:
+            raise RuntimeError("an actor thread failed") from self._actor_errors[0]
+
+    # -- evaluation, logs, checkpoints --------------------------------------------
+
+    def _evaluate(self) -> float:
+        """Greedy evaluation on fresh envs; returns the mean return."""
+        c = self.config
+        t0 = time.monotonic()
+        train_seconds = self._train_seconds()
+        returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
+        self._eval_seconds += time.monotonic() - t0
+        result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
+                  "train_seconds": train_seconds}
+        self.evaluations.append(result)
+        self.logger.evaluation(result, c.eval_episodes)
+        return result["mean"]
+
+    def _finish(self, interrupted: bool, stats: dict[str, float]) -> TrainResult:
+        """After the actors stopped: a last evaluation (unless interrupted or
+        just done), the last progress line, the final checkpoint."""
+        if not interrupted:
+            self._raise_actor_error()
+            if not self.evaluations or self.evaluations[-1]["env_steps"] != self.metrics.env_steps:
+                self._evaluate()
+        self._report(stats)
+        self.logger.close()
+        self._save_checkpoint()
+        return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - self._started,
+                           interrupted, self.evaluations)
+
+    def _train_seconds(self) -> float:
+        """Wall time spent training (not evaluating), earlier runs included."""
+        return self._train_seconds_before + time.monotonic() - self._started - self._eval_seconds
+
+    def _report(self, stats: dict[str, float]) -> None:
+        self.logger.progress({**self.metrics.snapshot(), **stats})
+
+    def _save_checkpoint(self) -> None:
+        """checkpoint.pt in the run directory, written atomically."""
+        if self.run_dir is None:
+            return
+        save_checkpoint(self.run_dir / "checkpoint.pt", {
+            "algo": self.algo,
+            "config": self.config.to_dict(),
+            "learner": self.learner.state_dict(),
+            "env_steps": self.metrics.env_steps,
+            "train_seconds": self._train_seconds(),
+            "wall_seconds": self.metrics.elapsed(),
+            "evaluations": self.evaluations,
+            "torch_rng": torch.get_rng_state(),
+        })
+
+    def _resume(self) -> None:
+        """Continue the run in run_dir: the learner's state, env-step count,
+        evaluations and RNG (ValueError if the checkpoint is missing, corrupt,
+        from another algorithm or does not fit the config's network)."""
+        if self.run_dir is None:
+            raise ValueError("resume needs the run directory")
+        state = load_checkpoint(self.run_dir / "checkpoint.pt")
+        if state.get("algo") != self.algo:
+            raise ValueError(f"{self.run_dir}: the checkpoint is from {state.get('algo')!r}, not {self.algo!r}")
+        try:
+            self.learner.load_state_dict(state["learner"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ValueError(f"{self.run_dir}: the checkpoint does not fit this config's network ({e})") from None
+        self.metrics = Metrics(env_steps=int(state["env_steps"]), seconds=float(state["wall_seconds"]))
+        self._train_seconds_before = float(state["train_seconds"])
+        self.evaluations = list(state["evaluations"])
+        torch.set_rng_state(state["torch_rng"])
+        self.resumed = True
