@@ -159,6 +159,20 @@ def test_ppo_train_resume_and_eval_continuous(tmp_path):
     assert result.returncode == 2 and "config sync: expected one of sync, async, bounded for PPO" in result.stderr
 
 
+def test_a3c_train_resume_and_eval(tmp_path):
+    run = tmp_path / "run"
+    base = ["--set", "eval_interval=0", "--set", "eval_episodes=2", "--set", "sync=coordinator"]
+    result = flockrl("train", "a3c", "--set", "total_steps=1024", *base, "--run-dir", str(run))
+    assert result.returncode == 0, result.stderr
+    result = flockrl("train", "a3c", "--resume", str(run), "--set", "total_steps=2048")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("2048 env steps, 32 updates")  # 64-step rollouts; the count carried over
+    result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "2")
+    assert result.returncode == 0 and result.stdout.startswith("CartPole-v1: "), result.stderr
+    result = flockrl("train", "a3c", "--set", "sync=fedavg")
+    assert result.returncode == 2 and "expected one of async, coordinator, sync, bounded for A3C" in result.stderr
+
+
 def test_bad_checkpoints_are_clear_errors_and_left_alone(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -177,6 +177,22 @@ class SharedOptimizer:
         """Updates applied so far."""
         return self._applied
 
+    def state_dict(self) -> dict[str, Any]:
+        """The shared statistics and step count (call with no pushes in flight)."""
+        return {"state": [list(s) for s in self._state], "applied": self._applied}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import torch
+
+        if len(state["state"]) != len(self._state):
+            raise ValueError(f"optimizer state: expected {len(self._state)} parameters, got {len(state['state'])}")
+        with torch.no_grad():
+            for mine, saved in zip(self._state, state["state"]):
+                for t, v in zip(mine, saved):
+                    t.copy_(v)
+        self._applied = int(state["applied"])
+        self._steps = itertools.count(self._applied + 1)
+
     def push(self, grads: Any, timeout: float | None = None) -> None:
         """Apply (hogwild) or enqueue (coordinator) one update.
 

@@ -89,3 +89,17 @@ class ActorCritic(nn.Module):
         x = self._features(obs)
         out = self.policy(x)
         return self.dist.mode(out if self.discrete else (out, self.log_std))
+
+
+def make_actor_critic(config: Any, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:
+    """The network an actor-critic config describes (PPO's options where it has them)."""
+    return ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation,
+                       getattr(config, "normalize_obs", False), getattr(config, "log_std_init", 0.0))
+
+
+def greedy_actions(net: ActorCritic, action_space: gym.Space, obs: np.ndarray) -> np.ndarray:
+    """The net's most likely actions, inside the action space's bounds."""
+    action = net.greedy(torch.as_tensor(obs, device=next(net.parameters()).device)).cpu().numpy()
+    if isinstance(action_space, gym.spaces.Box):
+        action = np.clip(action, action_space.low, action_space.high)
+    return action

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,18 +17,13 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.actor_critic import ActorCritic
+from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
 from flockrl.algos.ppo import STAT_NAMES, PPOConfig, PPOLearner
 from flockrl.envs import make_vec
 from flockrl.params import ParamStore
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
 from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, next_multiple
-
-
-def make_actor_critic(config: PPOConfig, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:
-    return ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation, config.normalize_obs,
-                       config.log_std_init)
 
 
 class PPOTrainer(TrainingRun):
@@ -55,7 +49,6 @@ class PPOTrainer(TrainingRun):
         exchange = self.exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
         exchange.published(store.publish(self.learner.net))
         min_rollouts = c.rollouts_per_update or c.num_actors
-        self._claimed, self._claim_lock = self.metrics.env_steps, threading.Lock()
         interrupted, stats = False, {}
         next_log = 0.0
         next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
@@ -106,7 +99,7 @@ class PPOTrainer(TrainingRun):
 
         try:
             worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
-            while not self._stop.is_set() and self._claim(c.rollout_steps * c.envs_per_actor):
+            while not self._stop.is_set() and self._claim_steps(c.rollout_steps * c.envs_per_actor):
                 version = exchange.begin(index, pull)
                 exchange.submit(index, worker.collect(c.rollout_steps, version))
         except Closed:
@@ -115,31 +108,6 @@ class PPOTrainer(TrainingRun):
             env.close()
             weights.close()
 
-    def _claim(self, steps: int) -> bool:
-        """Reserve a rollout's env steps, if the budget has any left: actors
-        running concurrently then stop at total_steps (rounded up to a
-        rollout) instead of each finishing one more."""
-        with self._claim_lock:
-            if self._claimed >= self.config.total_steps:
-                return False
-            self._claimed += steps
-            return True
-
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
-        return _greedy(self.learner.net, self.action_space, obs)
+        return greedy_actions(self.learner.net, self.action_space, obs)
 
-
-def _greedy(net: ActorCritic, action_space: gym.Space, obs: np.ndarray) -> np.ndarray:
-    """The net's most likely actions, inside the action space's bounds."""
-    action = net.greedy(torch.as_tensor(obs, device=next(net.parameters()).device)).cpu().numpy()
-    if isinstance(action_space, gym.spaces.Box):
-        action = np.clip(action, action_space.low, action_space.high)
-    return action
-
-
-def greedy_policy(config: PPOConfig, net_state: dict[str, Any]) -> Any:
-    """The greedy action function (CPU) of an actor-critic's saved weights."""
-    obs_space, action_space = env_spaces(config.env)
-    net = make_actor_critic(config, obs_space, action_space)
-    net.load_state_dict(net_state)
-    return lambda obs: _greedy(net, action_space, obs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("dqn", "apex", "ppo")
+ALGORITHMS = ("dqn", "apex", "ppo", "a3c")
 
 
 def config_class(algo: str) -> Any:
@@ -15,6 +15,10 @@ def config_class(algo: str) -> Any:
         from flockrl.algos.ppo import PPOConfig
 
         return PPOConfig
+    if algo == "a3c":
+        from flockrl.algos.a3c import A3CConfig
+
+        return A3CConfig
     from flockrl.algos.dqn import ApexConfig, DQNConfig
 
     return {"dqn": DQNConfig, "apex": ApexConfig}[algo]
@@ -25,6 +29,10 @@ def trainer_class(algo: str) -> Any:
         from flockrl.algos.ppo_trainer import PPOTrainer
 
         return PPOTrainer
+    if algo == "a3c":
+        from flockrl.algos.a3c_trainer import A3CTrainer
+
+        return A3CTrainer
     from flockrl.algos.dqn_trainer import DQNTrainer
 
     return DQNTrainer
@@ -39,10 +47,14 @@ def policy_from_checkpoint(path: str | Path) -> tuple[Any, Any]:
     if algo not in ALGORITHMS:
         raise ValueError(f"{path}: a checkpoint of {algo!r}, expected one of {', '.join(ALGORITHMS)}")
     config = config_class(algo)().replace(state["config"])
-    if algo == "ppo":
-        from flockrl.algos.ppo_trainer import greedy_policy
+    if algo in ("ppo", "a3c"):
+        from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
+        from flockrl.runtime.training_run import env_spaces
 
-        return config, greedy_policy(config, state["learner"]["net"])
+        obs_space, action_space = env_spaces(config.env)
+        net = make_actor_critic(config, obs_space, action_space)
+        net.load_state_dict(state["learner"]["net"])
+        return config, lambda obs: greedy_actions(net, action_space, obs)
     from flockrl.algos.dqn_trainer import greedy_policy
 
     return config, greedy_policy(config, state["learner"]["online"])

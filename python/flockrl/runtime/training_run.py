@@ -87,6 +87,7 @@ class TrainingRun:
         self._train_seconds_before = 0.0  # by earlier runs this one resumes
         self.resumed = False
         self._stop = threading.Event()
+        self._claimed, self._claim_lock = 0, threading.Lock()
         self._actor_errors: list[BaseException] = []
 
     def train(self) -> TrainResult:
@@ -103,6 +104,7 @@ class TrainingRun:
             self.logger = RunLogger(self.run_dir, self.log, self.config.total_steps, self.stat_columns,
                                     append=self.resumed)
             self._started = time.monotonic()
+            self._claimed = self.metrics.env_steps
             return self._train()
         finally:
             torch.set_num_threads(threads_before)
@@ -136,6 +138,16 @@ class TrainingRun:
 
     def _actors_should_stop(self) -> bool:
         return self._stop.is_set() or self.metrics.env_steps >= self.config.total_steps
+
+    def _claim_steps(self, steps: int) -> bool:
+        """Reserve an actor's next rollout of env steps, if the budget has
+        any left: actors running concurrently then stop at total_steps
+        (rounded up to a rollout) instead of each finishing one more."""
+        with self._claim_lock:
+            if self._claimed >= self.config.total_steps:
+                return False
+            self._claimed += steps
+            return True
 
     def _raise_actor_error(self) -> None:
         if self._actor_errors:

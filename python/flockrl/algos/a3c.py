@@ -1,0 +1,135 @@
+"""A3C (Mnih et al. 2016): worker threads, each with its own envs and copy
+of the actor-critic, compute n-step advantage actor-critic gradients and
+push them to shared weights with shared optimizer statistics. The update
+rule lives here; the threads and the sync modes in a3c_trainer.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from flockrl.algos.actor_critic import ActorCritic, make_actor_critic
+from flockrl.algos.advantages import gae
+from flockrl.gradients import Adam, RMSprop, SharedOptimizer
+from flockrl.runtime.run_config import RunConfig
+
+A3C_SYNC_MODES = ("async", "coordinator", "sync", "bounded")
+
+
+@dataclass
+class A3CConfig(RunConfig):
+    """A3C. The defaults solve CartPole-v1."""
+
+    num_actors: int = 2
+    """Worker threads, each with its own envs and copy of the network, pushing gradients."""
+    envs_per_actor: int = 8
+    """Envs each worker steps together."""
+    sync: str = "async"
+    """async (Hogwild: workers apply their gradients to the shared weights, no lock), coordinator (one thread applies them in arrival order), sync (A2C: one gradient per worker from the same version, averaged) or bounded (gradients at most max_lag versions stale, averaged)."""
+    max_lag: int = 1
+    """bounded: the most versions a gradient's weights may lag the weights it is applied to."""
+    rollout_steps: int = 8
+    """Steps per env before each gradient (n of the n-step returns)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and of the value MLP."""
+    activation: str = "tanh"
+    """Hidden activation: tanh or relu."""
+    optimizer: str = "adam"
+    """Shared optimizer: adam or rmsprop (A3C's shared RMSProp; statistics shared by all workers either way)."""
+    lr: float = 1e-3
+    """Learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 1.0
+    """GAE lambda (1: A3C's n-step returns)."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Clip each gradient's global norm to this (0: no clipping)."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.sync not in A3C_SYNC_MODES:
+            raise ValueError(f"config sync: expected one of {', '.join(A3C_SYNC_MODES)} for A3C, got {self.sync!r}")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"config optimizer: expected adam or rmsprop, got {self.optimizer!r}")
+        if self.activation not in ("tanh", "relu"):
+            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
+        self.check_range("lr", 0, None, low_inclusive=False)
+        self.check_range("gamma", 0, 1)
+        self.check_range("gae_lambda", 0, 1)
+        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
+            self.check_range(name, 0, None)
+        for name in ("max_lag", "rollout_steps"):
+            self.check_range(name, 1, None)
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+
+
+def actor_critic_loss(net: ActorCritic, rollout: dict[str, Any], config: A3CConfig) -> tuple[torch.Tensor, dict]:
+    """-(log pi(a|s) * A) + vf_coef * (R - V(s))^2 - ent_coef * H, averaged
+    over the rollout, with R = A + V from GAE(lambda) (lambda 1: the n-step
+    bootstrapped return) and A held constant in the policy term."""
+    advantages, returns = gae(rollout["reward"], rollout["value"], rollout["done"], rollout["last_value"],
+                              config.gamma, config.gae_lambda)
+    obs = torch.from_numpy(rollout["obs"]).flatten(0, 1)
+    params, values = net(obs)
+    log_prob = net.dist.log_prob(params, torch.from_numpy(rollout["action"]).flatten(0, 1))
+    policy_loss = -(log_prob * torch.from_numpy(advantages.reshape(-1))).mean()
+    value_loss = (torch.from_numpy(returns.reshape(-1)) - values).square().mean()
+    entropy = net.dist.entropy(params).mean()
+    loss = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
+    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
+
+
+def gradients(net: ActorCritic, loss: torch.Tensor, max_grad_norm: float) -> list[torch.Tensor]:
+    """The (clipped) gradient of loss, one tensor per parameter."""
+    net.zero_grad(set_to_none=True)
+    loss.backward()
+    if max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), max_grad_norm)
+    return [p.grad if p.grad is not None else torch.zeros_like(p) for p in net.parameters()]
+
+
+class A3CLearner:
+    """The shared network and its shared optimizer; what checkpoints hold."""
+
+    def __init__(self, config: A3CConfig, obs_space: gym.Space, action_space: gym.Space):
+        self.config = config
+        self.net = make_actor_critic(config, obs_space, action_space)
+        self.rule = Adam(lr=config.lr) if config.optimizer == "adam" else RMSprop(lr=config.lr, alpha=0.99, eps=0.1)
+        self.optimizer: SharedOptimizer | None = None
+        self._saved_optimizer: dict | None = None
+
+    def start(self, store: Any) -> SharedOptimizer:
+        """The shared optimizer for a run, publishing to store (coordinator
+        mode starts its applying thread)."""
+        mode = "coordinator" if self.config.sync == "coordinator" else "hogwild"
+        self.optimizer = SharedOptimizer(self.net, self.rule, mode=mode, store=store)
+        if self._saved_optimizer is not None:
+            self.optimizer.load_state_dict(self._saved_optimizer)
+        return self.optimizer
+
+    @property
+    def updates(self) -> int:
+        return self.optimizer.updates if self.optimizer is not None else 0
+
+    def state_dict(self) -> dict[str, Any]:
+        optimizer = self.optimizer.state_dict() if self.optimizer is not None else self._saved_optimizer
+        return {"net": self.net.state_dict(), "optimizer": optimizer}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self._saved_optimizer = state["optimizer"]
+
+
+def average(grad_lists: list[list[torch.Tensor]], weights: list[float]) -> list[torch.Tensor]:
+    """The weighted mean of several gradients, tensor by tensor."""
+    total = float(np.sum(weights))
+    return [sum(w / total * g for w, g in zip(weights, tensors)) for tensors in zip(*grad_lists)]

@@ -1,0 +1,148 @@
+"""Training A3C: worker threads pull the shared weights from a ParamStore,
+collect a short rollout, compute an actor-critic gradient on their own
+copy and hand it on, by sync mode:
+
+    async        the worker applies it to the shared weights itself
+                 (Hogwild: no lock; shared optimizer statistics)
+    coordinator  a parameter-server thread applies gradients in arrival order
+    sync         A2C: the learner (this thread) averages one gradient per
+                 worker, all computed on the same version, and applies it
+    bounded      the learner averages what arrived, every gradient computed
+                 on weights at most max_lag versions old
+
+Every update is published; policy lag is logged in every mode."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from flockrl.algos.a3c import A3CConfig, A3CLearner, actor_critic_loss, average, gradients
+from flockrl.algos.actor_critic import ActorCritic, greedy_actions, make_actor_critic
+from flockrl.envs import make_vec
+from flockrl.params import ParamStore
+from flockrl.runtime.rollout import RolloutWorker
+from flockrl.runtime.sync import Closed, RolloutExchange
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, next_multiple
+
+
+class A3CTrainer(TrainingRun):
+    algo = "a3c"
+    stat_columns = ("policy_loss", "value_loss", "entropy")
+
+    def __init__(self, config: A3CConfig, run_dir: str | Path | None = None, log: Any = sys.stderr,
+                 resume: bool = False):
+        super().__init__(config, run_dir, log)
+        self.config: A3CConfig = config
+        self.obs_space, self.action_space = env_spaces(config.env)
+        torch.manual_seed(config.seed)
+        self.learner = A3CLearner(config, self.obs_space, self.action_space)
+        self._eval_net = self._make_net()
+        self._stats: dict[str, float] = {}
+        if resume:
+            self._resume()
+
+    def _make_net(self) -> ActorCritic:
+        return make_actor_critic(self.config, self.obs_space, self.action_space)
+
+    def _train(self) -> TrainResult:
+        c = self.config
+        self._store = store = ParamStore.create(f"a3c-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
+        optimizer = self.learner.start(store)
+        exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag) if c.sync in ("sync", "bounded") else None
+        version = store.publish(self.learner.net)
+        if exchange is not None:
+            exchange.published(version)
+        interrupted = False
+        next_log = 0.0
+        next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
+        next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+        threads = self._start_actors(lambda i: self._run_worker(i, store.name, exchange, optimizer),
+                                     exchange.close if exchange is not None else (lambda: None))
+        try:
+            while self.metrics.env_steps < c.total_steps:
+                self._raise_actor_error()
+                if exchange is None:
+                    time.sleep(0.01)  # the workers apply their own updates
+                else:
+                    self._apply_gathered(exchange, optimizer)
+                if self.metrics.env_steps >= next_eval:
+                    next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
+                    if self._evaluate() >= c.stop_at_return:
+                        break
+                if self.metrics.env_steps >= next_checkpoint:
+                    next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+                    self._save_checkpoint()
+                if time.monotonic() >= next_log:
+                    self._report(self._stats)
+                    next_log = time.monotonic() + 2.0
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self._stop.set()
+            if exchange is not None:
+                exchange.close()
+            for t in threads:
+                t.join()
+            optimizer.close()
+            store.close()
+        return self._finish(interrupted, self._stats)
+
+    def _apply_gathered(self, exchange: RolloutExchange, optimizer: Any) -> None:
+        """sync and bounded: one averaged update from the gradients gathered."""
+        gathered = exchange.gather(1, timeout=0.1)
+        if gathered is None:
+            return
+        self.metrics.add_policy_lags([exchange.version - g["version"] for g in gathered])
+        optimizer.push(average([g["grads"] for g in gathered], [g["steps"] for g in gathered]))
+        self.metrics.add_update(sum(g["steps"] for g in gathered))
+        exchange.published(self._store.version)
+
+    def _run_worker(self, index: int, store_name: str, exchange: RolloutExchange | None, optimizer: Any) -> None:
+        c = self.config
+        net = self._make_net()
+        weights = ParamStore.attach(store_name, net, copy_threads=1)
+        seed = c.seed * 1000 + index * c.envs_per_actor + 1
+        env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        held = 0
+
+        def pull() -> int:
+            nonlocal held
+            held = weights.pull(net) or held
+            return held
+
+        try:
+            worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
+            steps = c.rollout_steps * c.envs_per_actor
+            while not self._stop.is_set() and self._claim_steps(steps):
+                version = exchange.begin(index, pull) if exchange is not None else pull()
+                rollout = worker.collect(c.rollout_steps, version)
+                loss, self._stats = actor_critic_loss(net, rollout, c)
+                grads = gradients(net, loss, c.max_grad_norm)
+                if exchange is not None:
+                    exchange.submit(index, {"grads": grads, "version": version, "steps": steps})
+                    continue
+                self.metrics.add_policy_lags([weights.version - version])
+                optimizer.push(grads)
+                self.metrics.add_update(steps)
+        except Closed:
+            pass
+        finally:
+            env.close()
+            weights.close()
+
+    def _evaluate(self) -> float:
+        # On a snapshot of the newest weights: the shared ones change under Hogwild.
+        self._eval_net.load_state_dict(self.learner.net.state_dict())
+        return super()._evaluate()
+
+    def greedy_action(self, obs: np.ndarray) -> np.ndarray:
+        return greedy_actions(self._eval_net, self.action_space, obs)
