@@ -58,3 +58,62 @@ def test_gae_rejects_mismatched_shapes():
         gae(np.zeros((3, 2)), np.zeros((3, 1)), np.zeros((3, 2), bool), np.zeros(2), 0.9, 0.9)
     with pytest.raises(ValueError, match=r"last_values of shape \(2,\), got \(3,\)"):
         gae(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2), bool), np.zeros(3), 0.9, 0.9)
+
+
+def vtrace_by_definition(mu, pi, rewards, values, dones, last_values, gamma, rho_bar, c_bar):
+    """v_s = V(x_s) + sum_{t>=s} gamma^{t-s} (prod_{i=s}^{t-1} c_i) delta_t,
+    the sum stopping at an episode's end (Espeholt et al. 2018, eq. 1)."""
+    T, N = rewards.shape
+    ratio = np.exp(pi - mu)
+    rho, c = np.minimum(rho_bar, ratio), np.minimum(c_bar, ratio)
+    vs, adv = np.zeros((T, N)), np.zeros((T, N))
+    for i in range(N):
+        def v_next(t):
+            return 0.0 if dones[t, i] else (last_values[i] if t == T - 1 else values[t + 1, i])
+
+        delta = [rho[t, i] * (rewards[t, i] + gamma * v_next(t) - values[t, i]) for t in range(T)]
+        for s in range(T):
+            total, weight = 0.0, 1.0
+            for t in range(s, T):
+                total += weight * delta[t]
+                if dones[t, i]:
+                    break
+                weight *= gamma * c[t, i]
+            vs[s, i] = values[s, i] + total
+        for s in range(T):
+            if dones[s, i]:
+                nxt = 0.0
+            else:
+                nxt = last_values[i] if s == T - 1 else vs[s + 1, i]
+            adv[s, i] = rho[s, i] * (rewards[s, i] + gamma * nxt - values[s, i])
+    return vs, adv
+
+
+@pytest.mark.parametrize("rho_bar, c_bar", [(1.0, 1.0), (2.0, 0.5)])
+def test_vtrace_matches_the_definition(rho_bar, c_bar):
+    torch = pytest.importorskip("torch")
+    from flockrl.algos.advantages import vtrace
+
+    rng = np.random.default_rng(2)
+    T, N = 9, 4
+    mu, pi = rng.normal(size=(T, N)) - 1, rng.normal(size=(T, N)) - 1  # log-probs, ratios on both sides of 1
+    rewards, values, last = rng.normal(size=(T, N)), rng.normal(size=(T, N)), rng.normal(size=N)
+    dones = rng.random((T, N)) < 0.2
+    got = vtrace(*(torch.from_numpy(x) for x in (mu, pi, rewards, values, dones, last)), 0.95, rho_bar, c_bar)
+    want = vtrace_by_definition(mu, pi, rewards, values, dones, last, 0.95, rho_bar, c_bar)
+    np.testing.assert_allclose(got[0].numpy(), want[0], rtol=1e-10)
+    np.testing.assert_allclose(got[1].numpy(), want[1], rtol=1e-10)
+
+
+def test_vtrace_on_policy_is_the_n_step_return():
+    torch = pytest.importorskip("torch")
+    from flockrl.algos.advantages import vtrace
+
+    rng = np.random.default_rng(3)
+    T, N = 6, 3
+    logp = rng.normal(size=(T, N))
+    rewards, values, last = rng.normal(size=(T, N)), rng.normal(size=(T, N)), rng.normal(size=N)
+    dones = rng.random((T, N)) < 0.2
+    vs, _ = vtrace(*(torch.from_numpy(x) for x in (logp, logp, rewards, values, dones, last)), 0.9)
+    _, returns = gae(rewards, values, dones, last, 0.9, 1.0)
+    np.testing.assert_allclose(vs.numpy(), returns, rtol=1e-5, atol=1e-5)

@@ -84,7 +84,7 @@ def test_train_apex_tiny_budget(tmp_path):
 
 def test_train_bad_input_lists_the_choices():
     result = flockrl("train", "dqm")
-    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex', 'ppo')" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex', 'ppo', 'a3c', 'impala')" in result.stderr
     result = flockrl("train", "dqn", "--env", "Nope-v0")
     assert result.returncode == 2 and "expected a native env (CartPole-v1" in result.stderr
     result = flockrl("train", "dqn", "--set", "gamma=2")

@@ -4,6 +4,7 @@ of N envs, time-major, as rollouts are collected)."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def gae(
@@ -34,3 +35,32 @@ def gae(
         running = deltas[t] + gamma * lam * not_done[t] * running
         advantages[t] = running
     return advantages.astype(np.float32), (advantages + values).astype(np.float32)
+
+
+def vtrace(behaviour_log_prob: torch.Tensor, target_log_prob: torch.Tensor, rewards: torch.Tensor,
+           values: torch.Tensor, dones: torch.Tensor, last_values: torch.Tensor, gamma: float,
+           rho_bar: float = 1.0, c_bar: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """V-trace targets and policy-gradient advantages (Espeholt et al. 2018, eq. 1).
+
+    All [T, N] (last_values [N]: V of the observation after step T-1),
+    time-major, without gradient. With rho_t = min(rho_bar, pi/mu) and
+    c_t = min(c_bar, pi/mu):
+        delta_t = rho_t (r_t + gamma V(x_{t+1}) (1 - done_t) - V(x_t))
+        v_t     = V(x_t) + delta_t + gamma (1 - done_t) c_t (v_{t+1} - V(x_{t+1}))
+        A_t     = rho_t (r_t + gamma v_{t+1} (1 - done_t) - V(x_t))
+    with v_T = V(x_T). Returns (v, A). On-policy (pi = mu) with rho_bar,
+    c_bar >= 1 this is the n-step bootstrapped return.
+    """
+    ratio = torch.exp(target_log_prob - behaviour_log_prob)
+    rho, c = ratio.clamp(max=rho_bar), ratio.clamp(max=c_bar)
+    not_done = 1.0 - dones.to(values.dtype)
+    next_values = torch.cat([values[1:], last_values[None]])
+    deltas = rho * (rewards + gamma * not_done * next_values - values)
+    corrections = torch.empty_like(values)  # v_t - V(x_t)
+    running = torch.zeros_like(last_values)
+    for t in range(len(values) - 1, -1, -1):
+        running = deltas[t] + gamma * not_done[t] * c[t] * running
+        corrections[t] = running
+    vs = values + corrections
+    next_vs = torch.cat([vs[1:], last_values[None]])
+    return vs, rho * (rewards + gamma * not_done * next_vs - values)

@@ -121,6 +121,7 @@ class PPOLearner:
         self.generator.manual_seed(config.seed)
         self.updates = 0  # gradient steps
         self.iterations = 0  # calls of update()
+        self.passes = config.epochs  # times an update uses each transition
 
     def update(self, rollouts: list[dict[str, Any]], env_steps: int) -> dict[str, float]:
         """Epochs of minibatch gradient steps on the rollouts; env_steps

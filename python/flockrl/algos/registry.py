@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("dqn", "apex", "ppo", "a3c")
+ALGORITHMS = ("dqn", "apex", "ppo", "a3c", "impala")
 
 
 def config_class(algo: str) -> Any:
@@ -19,6 +19,10 @@ def config_class(algo: str) -> Any:
         from flockrl.algos.a3c import A3CConfig
 
         return A3CConfig
+    if algo == "impala":
+        from flockrl.algos.impala import ImpalaConfig
+
+        return ImpalaConfig
     from flockrl.algos.dqn import ApexConfig, DQNConfig
 
     return {"dqn": DQNConfig, "apex": ApexConfig}[algo]
@@ -33,6 +37,10 @@ def trainer_class(algo: str) -> Any:
         from flockrl.algos.a3c_trainer import A3CTrainer
 
         return A3CTrainer
+    if algo == "impala":
+        from flockrl.algos.impala_trainer import ImpalaTrainer
+
+        return ImpalaTrainer
     from flockrl.algos.dqn_trainer import DQNTrainer
 
     return DQNTrainer
@@ -47,7 +55,7 @@ def policy_from_checkpoint(path: str | Path) -> tuple[Any, Any]:
     if algo not in ALGORITHMS:
         raise ValueError(f"{path}: a checkpoint of {algo!r}, expected one of {', '.join(ALGORITHMS)}")
     config = config_class(algo)().replace(state["config"])
-    if algo in ("ppo", "a3c"):
+    if algo in ("ppo", "a3c", "impala"):
         from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
         from flockrl.runtime.training_run import env_spaces
 

@@ -18,8 +18,9 @@ from flockrl.runtime.metrics import Metrics
 
 Rollout = dict[str, Any]
 """obs [T, N, *obs], action [T, N(, D)], log_prob, value, reward [T, N]
-float32, done [T, N] bool, last_value [N], version (of the weights that
-acted), actor (index). A truncated step's reward includes gamma * V(final
+float32, done [T, N] bool, last_obs [N, *obs] and last_value [N] (of the
+observation after the last step), version (of the weights that acted),
+actor (index). A truncated step's reward includes gamma * V(final
 obs), so `done` can stop bootstrapping for terminations and truncations alike."""
 
 
@@ -66,7 +67,8 @@ class RolloutWorker:
             last_value = net.values(torch.from_numpy(self.obs)).numpy()
         self.metrics.add_steps(steps * n, steps * n)
         return {"obs": obs, "action": actions, "log_prob": log_probs, "value": values, "reward": rewards,
-                "done": dones, "last_value": last_value, "version": version, "actor": self.index}
+                "done": dones, "last_obs": self.obs.copy(), "last_value": last_value, "version": version,
+                "actor": self.index}
 
     def _track_episodes(self, reward: np.ndarray, done: np.ndarray) -> None:
         self._episode_return += reward

@@ -1,0 +1,126 @@
+"""IMPALA (Espeholt et al. 2018): actors act with whatever weights they
+last pulled, and the learner corrects for the lag with V-trace: value
+targets and policy-gradient advantages weighted by truncated importance
+ratios between the learner's policy and the actors'. One gradient step per
+batch of rollouts; the threads and sync modes are the rollout runtime's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from flockrl.algos.actor_critic import make_actor_critic
+from flockrl.algos.advantages import vtrace
+from flockrl.algos.optim import adam
+from flockrl.runtime.run_config import RunConfig
+from flockrl.runtime.sync import SYNC_MODES
+
+STAT_NAMES = ("policy_loss", "value_loss", "entropy", "mean_rho", "clipped_rho_fraction")
+
+
+@dataclass
+class ImpalaConfig(RunConfig):
+    """IMPALA. The defaults solve CartPole-v1."""
+
+    num_actors: int = 2
+    """Actor threads, each with its own vector env and policy copy."""
+    sync: str = "async"
+    """async (actors never wait; V-trace corrects the lag), bounded (lag at most max_lag) or sync (no lag: V-trace reduces to n-step returns)."""
+    max_lag: int = 2
+    """bounded: the most versions a rollout may lag the weights it is trained into."""
+    rollout_steps: int = 16
+    """Steps each actor collects per rollout (per env)."""
+    rollouts_per_update: int = 1
+    """The fewest rollouts a learner step trains on (async/bounded; sync uses one per actor)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of the policy and of the value MLP."""
+    activation: str = "tanh"
+    """Hidden activation: tanh or relu."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount factor."""
+    rho_bar: float = 1.0
+    """V-trace's truncation of the importance ratio in the value target and the policy gradient."""
+    c_bar: float = 1.0
+    """V-trace's truncation of the traces (how far back a correction reaches)."""
+    ent_coef: float = 0.0
+    """Entropy bonus coefficient."""
+    vf_coef: float = 0.5
+    """Value loss coefficient."""
+    max_grad_norm: float = 0.5
+    """Clip the gradient's global norm to this (0: no clipping)."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.sync not in SYNC_MODES:
+            raise ValueError(f"config sync: expected one of {', '.join(SYNC_MODES)} for IMPALA, got {self.sync!r}")
+        if self.activation not in ("tanh", "relu"):
+            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
+        self.check_range("lr", 0, None, low_inclusive=False)
+        self.check_range("gamma", 0, 1)
+        for name in ("rho_bar", "c_bar"):
+            self.check_range(name, 0, None, low_inclusive=False)
+        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
+            self.check_range(name, 0, None)
+        for name in ("max_lag", "rollout_steps"):
+            self.check_range(name, 1, None)
+        self.check_range("rollouts_per_update", 0, None)
+        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+
+
+def stack_rollouts(rollouts: list[dict[str, Any]], key: str, device: torch.device) -> torch.Tensor:
+    """Rollouts side by side along the env axis: [T, sum N, ...] (or [sum N, ...] for last_*)."""
+    axis = 0 if key.startswith("last_") else 1
+    arrays = [r[key] for r in rollouts]
+    return torch.from_numpy(np.concatenate(arrays, axis=axis) if len(arrays) > 1 else arrays[0]).to(device)
+
+
+class ImpalaLearner:
+    passes = 1  # one gradient step per batch
+
+    def __init__(self, config: ImpalaConfig, obs_space: gym.Space, action_space: gym.Space, device: torch.device):
+        self.config, self.device = config, device
+        self.net = make_actor_critic(config, obs_space, action_space).to(device)
+        self.optimizer = adam(self.net.parameters(), config.lr)
+        self.updates = 0
+
+    def update(self, rollouts: list[dict[str, Any]], env_steps: int) -> dict[str, float]:
+        c, net = self.config, self.net
+        data = {k: stack_rollouts(rollouts, k, self.device)
+                for k in ("obs", "action", "log_prob", "reward", "done", "last_obs")}
+        T, N = data["reward"].shape
+        params, values = net(data["obs"].flatten(0, 1))
+        target_log_prob = net.dist.log_prob(params, data["action"].flatten(0, 1)).view(T, N)
+        values = values.view(T, N)
+        with torch.no_grad():
+            last_values = net.values(data["last_obs"])
+            vs, advantages = vtrace(data["log_prob"], target_log_prob, data["reward"], values, data["done"],
+                                    last_values, c.gamma, c.rho_bar, c.c_bar)
+            rho = torch.exp(target_log_prob - data["log_prob"])
+        policy_loss = -(advantages * target_log_prob).mean()
+        value_loss = 0.5 * (vs - values).square().mean()
+        entropy = net.dist.entropy(params).mean()
+        loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if c.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
+                "mean_rho": rho.mean().item(), "clipped_rho_fraction": (rho > c.rho_bar).float().mean().item()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
