@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from flockrl.algos.a3c import A3CConfig, actor_critic_loss, average  # noqa: E402
+from flockrl.algos.a3c import A3CConfig, A3CLearner, actor_critic_loss, average  # noqa: E402
 from flockrl.algos.a3c_trainer import A3CTrainer  # noqa: E402
 from flockrl.algos.actor_critic import ActorCritic  # noqa: E402
 from flockrl.gradients import Adam, SharedOptimizer  # noqa: E402
@@ -52,6 +52,20 @@ def test_average_is_weighted_by_steps():
     torch.testing.assert_close(average([a, b], [1, 3])[0], torch.tensor([3.25, 6.5]))
 
 
+def test_federated_average_is_the_sample_weighted_mean():
+    learner = A3CLearner(A3CConfig(), OBS, gym.spaces.Discrete(2))
+    states = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        states.append(ActorCritic(OBS, gym.spaces.Discrete(2), (64, 64)).state_dict())
+    samples = [100, 300, 600]
+    learner.federated_average(states, samples)
+    for name, got in learner.net.state_dict().items():
+        want = sum(n * s[name].double() for n, s in zip(samples, states)) / sum(samples)
+        torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=1e-7, msg=name)
+    assert learner.updates == 1
+
+
 def test_shared_optimizer_state_round_trips():
     net = torch.nn.Linear(3, 2)
     opt = SharedOptimizer(net, Adam(lr=0.1))
@@ -74,7 +88,7 @@ def short_run(**overrides):
     return trainer, trainer.train()
 
 
-@pytest.mark.parametrize("sync", ["async", "coordinator", "sync", "bounded"])
+@pytest.mark.parametrize("sync", ["async", "coordinator", "sync", "bounded", "fedavg"])
 def test_every_sync_mode_trains_and_keeps_its_lag_bound(sync):
     trainer, result = short_run(sync=sync, num_actors=3, envs_per_actor=2)
     assert result.env_steps >= 4096 and result.updates > 0 and not result.interrupted

@@ -169,8 +169,8 @@ def test_a3c_train_resume_and_eval(tmp_path):
     assert result.stdout.startswith("2048 env steps, 32 updates")  # 64-step rollouts; the count carried over
     result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "2")
     assert result.returncode == 0 and result.stdout.startswith("CartPole-v1: "), result.stderr
-    result = flockrl("train", "a3c", "--set", "sync=fedavg")
-    assert result.returncode == 2 and "expected one of async, coordinator, sync, bounded for A3C" in result.stderr
+    result = flockrl("train", "a3c", "--set", "sync=hybrid")
+    assert result.returncode == 2 and "expected one of async, coordinator, sync, bounded, fedavg for A3C" in result.stderr
 
 
 def test_bad_checkpoints_are_clear_errors_and_left_alone(tmp_path):

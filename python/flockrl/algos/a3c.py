@@ -14,10 +14,11 @@ import torch
 
 from flockrl.algos.actor_critic import ActorCritic, make_actor_critic
 from flockrl.algos.advantages import gae
+from flockrl.algos.optim import adam
 from flockrl.gradients import Adam, RMSprop, SharedOptimizer
 from flockrl.runtime.run_config import RunConfig
 
-A3C_SYNC_MODES = ("async", "coordinator", "sync", "bounded")
+A3C_SYNC_MODES = ("async", "coordinator", "sync", "bounded", "fedavg")
 
 
 @dataclass
@@ -29,9 +30,11 @@ class A3CConfig(RunConfig):
     envs_per_actor: int = 8
     """Envs each worker steps together."""
     sync: str = "async"
-    """async (Hogwild: workers apply their gradients to the shared weights, no lock), coordinator (one thread applies them in arrival order), sync (A2C: one gradient per worker from the same version, averaged) or bounded (gradients at most max_lag versions stale, averaged)."""
+    """async (Hogwild: workers apply their gradients to the shared weights, no lock), coordinator (one thread applies them in arrival order), sync (A2C: one gradient per worker from the same version, averaged), bounded (gradients at most max_lag versions stale, averaged) or fedavg (workers train local copies, then the weights are averaged)."""
     max_lag: int = 1
     """bounded: the most versions a gradient's weights may lag the weights it is applied to."""
+    fedavg_interval: int = 8
+    """fedavg: local updates each worker makes between averagings."""
     rollout_steps: int = 8
     """Steps per env before each gradient (n of the n-step returns)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -66,7 +69,7 @@ class A3CConfig(RunConfig):
         self.check_range("gae_lambda", 0, 1)
         for name in ("ent_coef", "vf_coef", "max_grad_norm"):
             self.check_range(name, 0, None)
-        for name in ("max_lag", "rollout_steps"):
+        for name in ("max_lag", "rollout_steps", "fedavg_interval"):
             self.check_range(name, 1, None)
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
@@ -106,6 +109,7 @@ class A3CLearner:
         self.rule = Adam(lr=config.lr) if config.optimizer == "adam" else RMSprop(lr=config.lr, alpha=0.99, eps=0.1)
         self.optimizer: SharedOptimizer | None = None
         self._saved_optimizer: dict | None = None
+        self.averagings = 0  # fedavg rounds
 
     def start(self, store: Any) -> SharedOptimizer:
         """The shared optimizer for a run, publishing to store (coordinator
@@ -118,18 +122,37 @@ class A3CLearner:
 
     @property
     def updates(self) -> int:
-        return self.optimizer.updates if self.optimizer is not None else 0
+        """Updates of the shared weights: gradients applied, or fedavg averagings."""
+        return (self.optimizer.updates if self.optimizer is not None else 0) + self.averagings
+
+    def local_optimizer(self, net: ActorCritic) -> torch.optim.Optimizer:
+        """fedavg: a worker's own optimizer for its local copy."""
+        if self.config.optimizer == "adam":
+            return adam(net.parameters(), self.config.lr)
+        return torch.optim.RMSprop(net.parameters(), lr=self.config.lr, alpha=0.99, eps=0.1)
+
+    @torch.no_grad()
+    def federated_average(self, states: list[dict[str, torch.Tensor]], samples: list[int]) -> None:
+        """The shared weights become the mean of the workers', weighted by
+        the samples each trained on (McMahan et al. 2017)."""
+        self.net.load_state_dict({name: weighted_mean([s[name] for s in states], samples) for name in states[0]})
+        self.averagings += 1
 
     def state_dict(self) -> dict[str, Any]:
         optimizer = self.optimizer.state_dict() if self.optimizer is not None else self._saved_optimizer
-        return {"net": self.net.state_dict(), "optimizer": optimizer}
+        return {"net": self.net.state_dict(), "optimizer": optimizer, "averagings": self.averagings}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
         self._saved_optimizer = state["optimizer"]
+        self.averagings = int(state["averagings"])
+
+
+def weighted_mean(tensors: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    total = float(np.sum(weights))
+    return sum(w / total * t for w, t in zip(weights, tensors))  # type: ignore[return-value]
 
 
 def average(grad_lists: list[list[torch.Tensor]], weights: list[float]) -> list[torch.Tensor]:
     """The weighted mean of several gradients, tensor by tensor."""
-    total = float(np.sum(weights))
-    return [sum(w / total * g for w, g in zip(weights, tensors)) for tensors in zip(*grad_lists)]
+    return [weighted_mean(list(tensors), weights) for tensors in zip(*grad_lists)]

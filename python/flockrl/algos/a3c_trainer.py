@@ -9,6 +9,10 @@ copy and hand it on, by sync mode:
                  worker, all computed on the same version, and applies it
     bounded      the learner averages what arrived, every gradient computed
                  on weights at most max_lag versions old
+    fedavg       each worker trains its local copy with its own optimizer
+                 for fedavg_interval updates; the learner then averages the
+                 copies, weighted by samples, and every worker starts the
+                 next round from the average
 
 Every update is published; policy lag is logged in every mode."""
 
@@ -57,7 +61,9 @@ class A3CTrainer(TrainingRun):
         c = self.config
         self._store = store = ParamStore.create(f"a3c-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
         optimizer = self.learner.start(store)
-        exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag) if c.sync in ("sync", "bounded") else None
+        exchange = None
+        if c.sync in ("sync", "bounded", "fedavg"):  # fedavg's rounds are synchronous
+            exchange = RolloutExchange("sync" if c.sync == "fedavg" else c.sync, c.num_actors, max_lag=c.max_lag)
         version = store.publish(self.learner.net)
         if exchange is not None:
             exchange.published(version)
@@ -97,13 +103,19 @@ class A3CTrainer(TrainingRun):
         return self._finish(interrupted, self._stats)
 
     def _apply_gathered(self, exchange: RolloutExchange, optimizer: Any) -> None:
-        """sync and bounded: one averaged update from the gradients gathered."""
+        """sync and bounded: one update, the gathered gradients averaged;
+        fedavg: the gathered weights averaged."""
         gathered = exchange.gather(1, timeout=0.1)
         if gathered is None:
             return
         self.metrics.add_policy_lags([exchange.version - g["version"] for g in gathered])
-        optimizer.push(average([g["grads"] for g in gathered], [g["steps"] for g in gathered]))
-        self.metrics.add_update(sum(g["steps"] for g in gathered))
+        steps = [g["steps"] for g in gathered]
+        if self.config.sync == "fedavg":
+            self.learner.federated_average([g["weights"] for g in gathered], steps)
+            self._store.publish(self.learner.net)
+        else:
+            optimizer.push(average([g["grads"] for g in gathered], steps))
+        self.metrics.add_update(sum(steps))
         exchange.published(self._store.version)
 
     def _run_worker(self, index: int, store_name: str, exchange: RolloutExchange | None, optimizer: Any) -> None:
@@ -121,6 +133,9 @@ class A3CTrainer(TrainingRun):
 
         try:
             worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
+            if c.sync == "fedavg":
+                self._run_fedavg_rounds(index, worker, pull, exchange)
+                return
             steps = c.rollout_steps * c.envs_per_actor
             while not self._stop.is_set() and self._claim_steps(steps):
                 version = exchange.begin(index, pull) if exchange is not None else pull()
@@ -138,6 +153,25 @@ class A3CTrainer(TrainingRun):
         finally:
             env.close()
             weights.close()
+
+    def _run_fedavg_rounds(self, index: int, worker: RolloutWorker, pull: Any, exchange: RolloutExchange) -> None:
+        c, net = self.config, worker.net
+        optimizer = self.learner.local_optimizer(net)
+        steps = c.rollout_steps * c.envs_per_actor
+        while not self._stop.is_set():
+            version = exchange.begin(index, pull)  # the newest average
+            trained = 0
+            for _ in range(c.fedavg_interval):
+                if not self._claim_steps(steps):
+                    break
+                loss, self._stats = actor_critic_loss(net, worker.collect(c.rollout_steps, version), c)
+                gradients(net, loss, c.max_grad_norm)
+                optimizer.step()
+                trained += steps
+            if trained == 0:
+                return
+            exchange.submit(index, {"weights": {k: v.clone() for k, v in net.state_dict().items()},
+                                    "version": version, "steps": trained})
 
     def _evaluate(self) -> float:
         # On a snapshot of the newest weights: the shared ones change under Hogwild.
