@@ -25,17 +25,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 
 from flockrl.algos.a3c import A3CConfig, A3CLearner, actor_critic_loss, average, gradients
 from flockrl.algos.actor_critic import ActorCritic, greedy_actions, make_actor_critic
-from flockrl.envs import make_vec
 from flockrl.params import ParamStore
+from flockrl.runtime.local_copy import LocalCopy
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
-from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, next_multiple
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
 
 
 class A3CTrainer(TrainingRun):
@@ -67,40 +66,18 @@ class A3CTrainer(TrainingRun):
         version = store.publish(self.learner.net)
         if exchange is not None:
             exchange.published(version)
-        interrupted = False
-        next_log = 0.0
-        next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
-        next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
-        threads = self._start_actors(lambda i: self._run_worker(i, store.name, exchange, optimizer),
-                                     exchange.close if exchange is not None else (lambda: None))
-        try:
-            while self.metrics.env_steps < c.total_steps:
-                self._raise_actor_error()
-                if exchange is None:
-                    time.sleep(0.01)  # the workers apply their own updates
-                else:
-                    self._apply_gathered(exchange, optimizer)
-                if self.metrics.env_steps >= next_eval:
-                    next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
-                    if self._evaluate() >= c.stop_at_return:
-                        break
-                if self.metrics.env_steps >= next_checkpoint:
-                    next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
-                    self._save_checkpoint()
-                if time.monotonic() >= next_log:
-                    self._report(self._stats)
-                    next_log = time.monotonic() + 2.0
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            self._stop.set()
-            if exchange is not None:
-                exchange.close()
-            for t in threads:
-                t.join()
+        if exchange is None:  # the workers apply their own updates
+            step = lambda: time.sleep(0.01)  # noqa: E731
+        else:
+            step = lambda: self._apply_gathered(exchange, optimizer)  # noqa: E731
+
+        def cleanup() -> None:
             optimizer.close()
             store.close()
-        return self._finish(interrupted, self._stats)
+
+        wake = exchange.close if exchange is not None else (lambda: None)
+        threads = self._start_actors(lambda i: self._run_worker(i, store.name, exchange, optimizer), wake)
+        return self._learner_loop(step, threads, wake, cleanup)
 
     def _apply_gathered(self, exchange: RolloutExchange, optimizer: Any) -> None:
         """sync and bounded: one update, the gathered gradients averaged;
@@ -120,17 +97,9 @@ class A3CTrainer(TrainingRun):
 
     def _run_worker(self, index: int, store_name: str, exchange: RolloutExchange | None, optimizer: Any) -> None:
         c = self.config
-        net = self._make_net()
-        weights = ParamStore.attach(store_name, net, copy_threads=1)
-        seed = c.seed * 1000 + index * c.envs_per_actor + 1
-        env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-        held = 0
-
-        def pull() -> int:
-            nonlocal held
-            held = weights.pull(net) or held
-            return held
-
+        weights = LocalCopy(store_name, self._make_net())
+        env, seed = self._make_actor_env(index)
+        net, pull = weights.module, weights.pull
         try:
             worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
             if c.sync == "fedavg":
@@ -145,7 +114,7 @@ class A3CTrainer(TrainingRun):
                 if exchange is not None:
                     exchange.submit(index, {"grads": grads, "version": version, "steps": steps})
                     continue
-                self.metrics.add_policy_lags([weights.version - version])
+                self.metrics.add_policy_lags([weights.newest - version])
                 optimizer.push(grads)
                 self.metrics.add_update(steps)
         except Closed:

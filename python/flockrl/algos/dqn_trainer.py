@@ -19,11 +19,10 @@ import numpy as np
 import torch
 
 from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, QNetwork
-from flockrl.envs import make_vec
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
-from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, next_multiple
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
 
 
 @torch.no_grad()
@@ -88,44 +87,23 @@ class DQNTrainer(TrainingRun):
         if self.resumed and c.save_replay and (self.run_dir / "replay.bin").exists():
             replay.load(self.run_dir / "replay.bin")
         store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
-        interrupted, loss = False, float("nan")
-        next_log = 0.0
-        next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
-        next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+        self._stats = {"loss": float("nan")}
+
+        def step() -> None:
+            batch = self._sample(replay)
+            if batch is None:  # the rate limiter (or learning_starts) wants more data first
+                return
+            out = self.learner.update(batch)
+            self._stats = {"loss": out["loss"]}
+            if c.prioritized:
+                replay.update_priorities(batch["handles"], out["priorities"])
+            self.metrics.add_update(c.batch_size)
+            if self.learner.updates % c.publish_interval == 0:
+                store.publish(self.learner.online)
+
+        # replay.interrupt() wakes actors the rate limiter holds.
         threads = self._start_actors(lambda i: self._run_actor(i, store.name, replay), replay.interrupt)
-        try:
-            while self.metrics.env_steps < c.total_steps:
-                self._raise_actor_error()
-                batch = self._sample(replay)
-                if batch is None:  # the rate limiter (or learning_starts) wants more data first
-                    continue
-                out = self.learner.update(batch)
-                loss = out["loss"]
-                if c.prioritized:
-                    replay.update_priorities(batch["handles"], out["priorities"])
-                self.metrics.add_update(c.batch_size)
-                if self.learner.updates % c.publish_interval == 0:
-                    store.publish(self.learner.online)
-                now = time.monotonic()
-                if self.metrics.env_steps >= next_eval:
-                    next_eval += c.eval_interval
-                    if self._evaluate() >= c.stop_at_return:
-                        break
-                if self.metrics.env_steps >= next_checkpoint:
-                    next_checkpoint += c.checkpoint_interval
-                    self._save_checkpoint(with_replay=False)  # the replay only once actors are stopped
-                if now >= next_log:
-                    self._report({"loss": loss})
-                    next_log = now + 2.0
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            self._stop.set()
-            replay.interrupt()  # wakes actors the rate limiter holds
-            for t in threads:
-                t.join()
-            store.close()
-        return self._finish(interrupted, {"loss": loss})
+        return self._learner_loop(step, threads, replay.interrupt, store.close)
 
     # -- pieces -------------------------------------------------------------------
 
@@ -170,8 +148,7 @@ class DQNTrainer(TrainingRun):
 
             def sink(tr: dict[str, np.ndarray]) -> bool:
                 return replay.add(**tr)
-        env = make_vec(c.env, c.envs_per_actor, seed=c.seed * 1000 + index * c.envs_per_actor + 1,
-                       autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+        env, _ = self._make_actor_env(index)
         try:
             Actor(env, policy, weights, sink, self.metrics, n_step=c.n_step, gamma=c.gamma).run(
                 self._actors_should_stop)
@@ -183,9 +160,9 @@ class DQNTrainer(TrainingRun):
         with torch.no_grad():
             return self.learner.online(torch.as_tensor(obs, device=self.device)).argmax(dim=1).cpu().numpy()
 
-    def _save_checkpoint(self, with_replay: bool = True) -> None:
+    def _save_checkpoint(self, final: bool) -> None:
         """The checkpoint, and with save_replay the replay (replay.bin, also
         atomic): only at the end, since saving it needs the actors stopped."""
-        if self.run_dir is not None and with_replay and self.replay is not None and self.config.save_replay:
+        if self.run_dir is not None and final and self.replay is not None and self.config.save_replay:
             self.replay.save(self.run_dir / "replay.bin")
-        super()._save_checkpoint()
+        super()._save_checkpoint(final)

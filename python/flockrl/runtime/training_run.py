@@ -82,6 +82,7 @@ class TrainingRun:
         self.metrics = Metrics()
         self.evaluations: list[dict[str, float]] = []
         self.learner: Any = None
+        self._stats: dict[str, float] = {}  # the learner's latest, for progress lines
         self._started = time.monotonic()
         self._eval_seconds = 0.0
         self._train_seconds_before = 0.0  # by earlier runs this one resumes
@@ -110,12 +111,55 @@ class TrainingRun:
             torch.set_num_threads(threads_before)
 
     def _train(self) -> TrainResult:
+        """Starts the actors and runs the learner loop (_learner_loop)."""
         raise NotImplementedError
+
+    def _learner_loop(self, step: Callable[[], None], threads: list[threading.Thread], wake: Callable[[], None],
+                      cleanup: Callable[[], None]) -> TrainResult:
+        """Calls step() (one learner iteration; it may store stats in
+        self._stats) until total_steps, with evaluations, checkpoints and
+        progress lines in between. On the way out, also on Ctrl-C: stops
+        the actors, wake() releases whatever they wait on, joins them, then
+        cleanup(); a final evaluation and checkpoint follow."""
+        c = self.config
+        interrupted, next_log = False, 0.0
+        next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
+        next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+        try:
+            while self.metrics.env_steps < c.total_steps:
+                self._raise_actor_error()
+                step()
+                if self.metrics.env_steps >= next_eval:
+                    next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
+                    if self._evaluate() >= c.stop_at_return:
+                        break
+                if self.metrics.env_steps >= next_checkpoint:
+                    next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+                    self._save_checkpoint(final=False)
+                if time.monotonic() >= next_log:
+                    self._report(self._stats)
+                    next_log = time.monotonic() + 2.0
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            self._stop.set()
+            wake()
+            for t in threads:
+                t.join()
+            cleanup()
+        return self._finish(interrupted)
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     # -- actor threads ------------------------------------------------------------
+
+    def _make_actor_env(self, index: int) -> tuple[Any, int]:
+        """Actor `index`'s vector env (SAME_STEP autoreset, seeded apart from
+        every other actor's envs) and its seed."""
+        c = self.config
+        seed = c.seed * 1000 + index * c.envs_per_actor + 1
+        return make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), seed
 
     def _start_actors(self, target: Callable[[int], None], on_failure: Callable[[], None]) -> list[threading.Thread]:
         """num_actors daemon threads running target(index); an exception in
@@ -168,16 +212,16 @@ class TrainingRun:
         self.logger.evaluation(result, c.eval_episodes)
         return result["mean"]
 
-    def _finish(self, interrupted: bool, stats: dict[str, float]) -> TrainResult:
+    def _finish(self, interrupted: bool) -> TrainResult:
         """After the actors stopped: a last evaluation (unless interrupted or
         just done), the last progress line, the final checkpoint."""
         if not interrupted:
             self._raise_actor_error()
             if not self.evaluations or self.evaluations[-1]["env_steps"] != self.metrics.env_steps:
                 self._evaluate()
-        self._report(stats)
+        self._report(self._stats)
         self.logger.close()
-        self._save_checkpoint()
+        self._save_checkpoint(final=True)
         return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - self._started,
                            interrupted, self.evaluations)
 
@@ -188,8 +232,9 @@ class TrainingRun:
     def _report(self, stats: dict[str, float]) -> None:
         self.logger.progress({**self.metrics.snapshot(), **stats})
 
-    def _save_checkpoint(self) -> None:
-        """checkpoint.pt in the run directory, written atomically."""
+    def _save_checkpoint(self, final: bool) -> None:
+        """checkpoint.pt in the run directory, written atomically (final: at
+        the end of the run, the actors stopped)."""
         if self.run_dir is None:
             return
         save_checkpoint(self.run_dir / "checkpoint.pt", {
