@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="where logs and checkpoints go (default runs/<algo>-<env>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint "
                                                           "(its config, then --config/--set on top)")
+    train.add_argument("--learners", type=int, default=1, metavar="N",
+                       help="ppo only: N data-parallel learner processes (DPPO), each with its own actors, "
+                            "gradients averaged with torch.distributed (as under torchrun)")
     train.add_argument("--list-config", action="store_true", help="print every config key, default and meaning")
 
     evaluate = commands.add_parser("eval", help="greedy evaluation of a checkpoint")
@@ -95,8 +98,25 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
+def _spawn_learners(args: argparse.Namespace, argv: list[str], run_dir: str) -> int:
+    """`train ppo --learners N`: this same command, without --learners, in N
+    processes that form a torch.distributed group, as torchrun would start."""
+    from flockrl.runtime.learner_group import spawn_learners
+
+    if args.algo != "ppo" or args.learners < 1:
+        print(f"flockrl train: --learners: expected 1, or N >= 2 with ppo, got {args.learners} with {args.algo}",
+              file=sys.stderr)
+        return 2
+    child = [a for i, a in enumerate(argv)
+             if a != "--learners" and not a.startswith("--learners=") and (i == 0 or argv[i - 1] != "--learners")]
+    if not args.resume:
+        child += ["--run-dir", run_dir]  # one directory for all, not one timestamp each
+    return spawn_learners(args.learners, child)
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
     import json
+    import os
     import time
     from pathlib import Path
 
@@ -126,14 +146,20 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     run_dir = args.resume or args.run_dir or (
         f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.learners != 1 and "WORLD_SIZE" not in os.environ:  # under torchrun, this is already one learner
+        return _spawn_learners(args, argv, run_dir)
     try:
         trainer = trainer_class(args.algo)(config, run_dir=run_dir, resume=bool(args.resume))
     except (ValueError, FileNotFoundError) as e:  # unknown env, continuous actions, no device, bad checkpoint
         print(f"flockrl train: {e}", file=sys.stderr)
         return 2
-    print(f"training {args.algo} on {config.env} for {config.total_steps} env steps; run dir {run_dir}",
-          file=sys.stderr)
+    if trainer.is_chief:
+        learners = f" with {trainer.world_size} learners" if trainer.world_size > 1 else ""
+        print(f"training {args.algo} on {config.env} for {config.total_steps} env steps{learners}; run dir {run_dir}",
+              file=sys.stderr)
     result = trainer.train()
+    if not trainer.is_chief:
+        return 130 if result.interrupted else 0
     final = result.final_eval
     summary = f"{result.env_steps} env steps, {result.updates} updates in {result.seconds:.0f} s"
     if final is not None:
@@ -187,9 +213,10 @@ def _bench_params(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _build_parser().parse_args(argv)
     if args.command == "train":
-        return _train(args)
+        return _train(args, argv)
     if args.command == "eval":
         return _eval(args)
     if args.command == "plot":

@@ -17,6 +17,7 @@ from torch import nn
 from flockrl.algos.actor_critic import ActorCritic
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
+from flockrl.runtime.learner_group import LearnerGroup, merged_moments
 from flockrl.runtime.run_config import RunConfig
 from flockrl.runtime.sync import SYNC_MODES
 
@@ -112,8 +113,10 @@ class PPOLearner:
     """The actor-critic network, its optimizer and the PPO update."""
 
     def __init__(self, config: PPOConfig, obs_space: gym.spaces.Box, action_space: gym.spaces.Space,
-                 device: torch.device):
-        self.config, self.device = config, device
+                 device: torch.device, group: LearnerGroup | None = None):
+        """group: data-parallel learners (DPPO) whose gradients and
+        observation statistics this learner shares."""
+        self.config, self.device, self.group = config, device, group
         self.net = ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation,
                                config.normalize_obs, config.log_std_init).to(device)
         self.optimizer = adam(self.net.parameters(), config.lr, eps=1e-5)
@@ -146,7 +149,10 @@ class PPOLearner:
                 sums += self._step(mb, clip)
                 steps += 1
         if net.obs_norm is not None:
-            net.obs_norm.update(data["obs"])
+            if self.group is None:
+                net.obs_norm.update(data["obs"])
+            else:
+                net.obs_norm.update_moments(*merged_moments(self.group, data["obs"].flatten(1)))
         self.iterations += 1
         means = sums / max(steps, 1)
         values, returns = data["value"], data["return"]
@@ -173,6 +179,8 @@ class PPOLearner:
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.group is not None:
+            self.group.average_gradients(list(net.parameters()))
         if c.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
         self.optimizer.step()

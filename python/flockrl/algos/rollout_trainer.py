@@ -36,12 +36,30 @@ class RolloutTrainer(TrainingRun):
         super().__init__(config, run_dir, log)
         self.obs_space, self.action_space = env_spaces(config.env)
         torch.manual_seed(config.seed)
+        self.group = self.make_group()
+        self._trained_steps = 0
         self.learner = self.make_learner()
+        if self.group is not None:
+            self.group.broadcast_module(self.learner.net)
         if resume:
             self._resume()
 
+    @property
+    def env_steps(self) -> int:
+        """With several learners, the steps every learner has trained on
+        times the learners: the same number on every rank at the same
+        update (the actors' live count is not), so all ranks evaluate and
+        stop at the same update, as their collectives require."""
+        if self.group is None:
+            return self.metrics.env_steps
+        return self._trained_steps * self.group.world_size
+
     def make_learner(self) -> Any:
         raise NotImplementedError
+
+    def make_group(self) -> Any:
+        """The data-parallel learner group this process belongs to (None: learns alone)."""
+        return None
 
     def _train(self) -> TrainResult:
         c = self.config
@@ -49,15 +67,19 @@ class RolloutTrainer(TrainingRun):
         exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
         exchange.published(store.publish(self.learner.net))
         min_rollouts = c.rollouts_per_update or c.num_actors
+        self._trained_steps = self.metrics.env_steps
 
-        def step() -> None:
+        def step() -> bool:
             rollouts = exchange.gather(min_rollouts, timeout=0.1)
             if rollouts is None:
-                return
+                return False
             self.metrics.add_policy_lags([exchange.version - r["version"] for r in rollouts])
-            self._stats = self.learner.update(rollouts, self.metrics.env_steps)
-            self.metrics.add_update(self.learner.passes * sum(r["reward"].size for r in rollouts))
+            self._stats = self.learner.update(rollouts, self.env_steps)
+            transitions = sum(r["reward"].size for r in rollouts)
+            self._trained_steps += transitions
+            self.metrics.add_update(self.learner.passes * transitions)
             exchange.published(store.publish(self.learner.net))
+            return True
 
         threads = self._start_actors(lambda i: self._run_actor(i, store.name, exchange), exchange.close)
         return self._learner_loop(step, threads, exchange.close, store.close)

@@ -31,10 +31,12 @@ class RunningNorm(nn.Module):
     def update(self, batch: np.ndarray | torch.Tensor) -> None:
         """Merge a batch of observations ([B, *shape])."""
         x = torch.as_tensor(batch, device=self.mean.device).reshape(-1, *self.mean.shape).double()
-        n = x.shape[0]
-        if n == 0:
-            return
-        batch_mean, batch_var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+        if len(x):
+            self.update_moments(len(x), x.mean(dim=0), x.var(dim=0, unbiased=False))
+
+    @torch.no_grad()
+    def update_moments(self, n: float, batch_mean: torch.Tensor, batch_var: torch.Tensor) -> None:
+        """Merge a batch given by its size, mean and (population) variance."""
         total = self.count + n
         delta = batch_mean - self.mean
         self.var.copy_((self.var * self.count + batch_var * n + delta.square() * self.count * n / total) / total)

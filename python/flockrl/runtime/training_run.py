@@ -6,6 +6,7 @@ learner (with state_dict/load_state_dict), greedy_action and _train."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -89,7 +90,24 @@ class TrainingRun:
         self.resumed = False
         self._stop = threading.Event()
         self._claimed, self._claim_lock = 0, threading.Lock()
+        self.group: Any = None  # a LearnerGroup when this is one of several data-parallel learners
         self._actor_errors: list[BaseException] = []
+
+    @property
+    def world_size(self) -> int:
+        """Data-parallel learner processes (each with its own actors)."""
+        return self.group.world_size if self.group is not None else 1
+
+    @property
+    def is_chief(self) -> bool:
+        """Evaluates, logs and writes checkpoints: the only learner, or rank 0."""
+        return self.group is None or self.group.is_chief
+
+    @property
+    def env_steps(self) -> int:
+        """Env steps of the whole run so far, as the learner's decisions
+        (evaluate, checkpoint, stop) count them."""
+        return self.metrics.env_steps
 
     def train(self) -> TrainResult:
         """Runs to total_steps or Ctrl-C (then stops cleanly: actors joined,
@@ -98,17 +116,19 @@ class TrainingRun:
         # Small nets gain nothing from intra-op threads; the actors need the cores.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.config.num_actors))
         try:
-            if self.run_dir is not None:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                (self.run_dir / "config.json").write_text(
-                    json.dumps({"algo": self.algo, **self.config.to_dict()}, indent=2))
-            self.logger = RunLogger(self.run_dir, self.log, self.config.total_steps, self.stat_columns,
-                                    append=self.resumed)
+            run_dir = self.run_dir if self.is_chief else None
+            if run_dir is not None:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                (run_dir / "config.json").write_text(json.dumps({"algo": self.algo, **self.config.to_dict()}, indent=2))
+            self.logger = RunLogger(run_dir, self.log if self.is_chief else io.StringIO(), self.config.total_steps,
+                                    self.stat_columns, append=self.resumed)
             self._started = time.monotonic()
             self._claimed = self.metrics.env_steps
             return self._train()
         finally:
             torch.set_num_threads(threads_before)
+            if self.group is not None:
+                self.group.close()
 
     def _train(self) -> TrainResult:
         """Starts the actors and runs the learner loop (_learner_loop)."""
@@ -117,24 +137,28 @@ class TrainingRun:
     def _learner_loop(self, step: Callable[[], None], threads: list[threading.Thread], wake: Callable[[], None],
                       cleanup: Callable[[], None]) -> TrainResult:
         """Calls step() (one learner iteration; it may store stats in
-        self._stats) until total_steps, with evaluations, checkpoints and
+        self._stats, and returns False when it learned nothing) until total_steps, with evaluations, checkpoints and
         progress lines in between. On the way out, also on Ctrl-C: stops
         the actors, wake() releases whatever they wait on, joins them, then
         cleanup(); a final evaluation and checkpoint follow."""
         c = self.config
         interrupted, next_log = False, 0.0
-        next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
-        next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+        next_eval = next_multiple(self.env_steps, c.eval_interval)
+        next_checkpoint = next_multiple(self.env_steps, c.checkpoint_interval)
         try:
-            while self.metrics.env_steps < c.total_steps:
+            while self.env_steps < c.total_steps:
                 self._raise_actor_error()
-                step()
-                if self.metrics.env_steps >= next_eval:
-                    next_eval = next_multiple(self.metrics.env_steps, c.eval_interval)
-                    if self._evaluate() >= c.stop_at_return:
+                if step() is False:  # nothing learned yet: nothing new to evaluate or save
+                    continue
+                if self.env_steps >= next_eval:
+                    next_eval = next_multiple(self.env_steps, c.eval_interval)
+                    stop = self.is_chief and self._evaluate() >= c.stop_at_return
+                    if self.group is not None:  # the learners stop together
+                        stop = self.group.any(stop)
+                    if stop:
                         break
-                if self.metrics.env_steps >= next_checkpoint:
-                    next_checkpoint = next_multiple(self.metrics.env_steps, c.checkpoint_interval)
+                if self.env_steps >= next_checkpoint:
+                    next_checkpoint = next_multiple(self.env_steps, c.checkpoint_interval)
                     self._save_checkpoint(final=False)
                 if time.monotonic() >= next_log:
                     self._report(self._stats)
@@ -158,7 +182,8 @@ class TrainingRun:
         """Actor `index`'s vector env (SAME_STEP autoreset, seeded apart from
         every other actor's envs) and its seed."""
         c = self.config
-        seed = c.seed * 1000 + index * c.envs_per_actor + 1
+        rank = self.group.rank if self.group is not None else 0
+        seed = c.seed * 1000 + (rank * c.num_actors + index) * c.envs_per_actor + 1
         return make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), seed
 
     def _start_actors(self, target: Callable[[int], None], on_failure: Callable[[], None]) -> list[threading.Thread]:
@@ -181,14 +206,14 @@ class TrainingRun:
         return threads
 
     def _actors_should_stop(self) -> bool:
-        return self._stop.is_set() or self.metrics.env_steps >= self.config.total_steps
+        return self._stop.is_set() or self.env_steps >= self.config.total_steps
 
     def _claim_steps(self, steps: int) -> bool:
         """Reserve an actor's next rollout of env steps, if the budget has
         any left: actors running concurrently then stop at total_steps
         (rounded up to a rollout) instead of each finishing one more."""
         with self._claim_lock:
-            if self._claimed >= self.config.total_steps:
+            if self._claimed * self.world_size >= self.config.total_steps:
                 return False
             self._claimed += steps
             return True
@@ -206,7 +231,7 @@ class TrainingRun:
         train_seconds = self._train_seconds()
         returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
         self._eval_seconds += time.monotonic() - t0
-        result = {"env_steps": self.metrics.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
+        result = {"env_steps": self.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
                   "train_seconds": train_seconds}
         self.evaluations.append(result)
         self.logger.evaluation(result, c.eval_episodes)
@@ -217,12 +242,12 @@ class TrainingRun:
         just done), the last progress line, the final checkpoint."""
         if not interrupted:
             self._raise_actor_error()
-            if not self.evaluations or self.evaluations[-1]["env_steps"] != self.metrics.env_steps:
+            if self.is_chief and (not self.evaluations or self.evaluations[-1]["env_steps"] != self.env_steps):
                 self._evaluate()
         self._report(self._stats)
         self.logger.close()
         self._save_checkpoint(final=True)
-        return TrainResult(self.metrics.env_steps, self.learner.updates, time.monotonic() - self._started,
+        return TrainResult(self.env_steps, self.learner.updates, time.monotonic() - self._started,
                            interrupted, self.evaluations)
 
     def _train_seconds(self) -> float:
@@ -230,18 +255,20 @@ class TrainingRun:
         return self._train_seconds_before + time.monotonic() - self._started - self._eval_seconds
 
     def _report(self, stats: dict[str, float]) -> None:
-        self.logger.progress({**self.metrics.snapshot(), **stats})
+        row = self.metrics.snapshot()
+        row["env_steps"], row["sps"] = self.env_steps, row["sps"] * self.world_size
+        self.logger.progress({**row, **stats})
 
     def _save_checkpoint(self, final: bool) -> None:
         """checkpoint.pt in the run directory, written atomically (final: at
         the end of the run, the actors stopped)."""
-        if self.run_dir is None:
+        if self.run_dir is None or not self.is_chief:
             return
         save_checkpoint(self.run_dir / "checkpoint.pt", {
             "algo": self.algo,
             "config": self.config.to_dict(),
             "learner": self.learner.state_dict(),
-            "env_steps": self.metrics.env_steps,
+            "env_steps": self.env_steps,
             "train_seconds": self._train_seconds(),
             "wall_seconds": self.metrics.elapsed(),
             "evaluations": self.evaluations,
@@ -261,7 +288,8 @@ class TrainingRun:
             self.learner.load_state_dict(state["learner"])
         except (RuntimeError, KeyError, ValueError) as e:
             raise ValueError(f"{self.run_dir}: the checkpoint does not fit this config's network ({e})") from None
-        self.metrics = Metrics(env_steps=int(state["env_steps"]), seconds=float(state["wall_seconds"]))
+        self.metrics = Metrics(env_steps=int(state["env_steps"]) // self.world_size,
+                               seconds=float(state["wall_seconds"]))
         self._train_seconds_before = float(state["train_seconds"])
         self.evaluations = list(state["evaluations"])
         torch.set_rng_state(state["torch_rng"])
