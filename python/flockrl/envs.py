@@ -20,6 +20,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from flockrl import _core
+from flockrl.multitask import MultiTaskVecEnv, is_multitask, task_names
 
 _SPECS = {s["id"]: s for s in _core.native_env_specs()}
 NATIVE_ENV_IDS: tuple[str, ...] = tuple(_SPECS)
@@ -235,11 +236,14 @@ def make_vec(
     """A vector env of ``num_envs`` copies of ``env_id``.
 
     Native ids (``flockrl.NATIVE_ENV_IDS``, also reachable as
-    ``gym.make_vec("flockrl/<id>")``) run in C++. Any other registered
+    ``gym.make_vec("flockrl/<id>")``) run in C++. Ids joined by "+" make a
+    multi-task env (flockrl.multitask). Any other registered
     gymnasium id is built with gymnasium's own vector env
     (``vectorization_mode`` "sync" or "async"); ``seed`` then applies at the
     first ``reset()`` without a seed, as it does for native envs.
     """
+    if is_multitask(env_id):
+        return MultiTaskVecEnv(task_names(env_id), num_envs, seed=seed, autoreset_mode=autoreset_mode)
     if env_id.startswith("flockrl/"):
         env_id = env_id[len("flockrl/") :]
     if env_id in _SPECS:

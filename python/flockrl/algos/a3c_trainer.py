@@ -82,7 +82,11 @@ class A3CTrainer(TrainingRun):
     def _apply_gathered(self, exchange: RolloutExchange, optimizer: Any) -> None:
         """sync and bounded: one update, the gathered gradients averaged;
         fedavg: the gathered weights averaged."""
-        gathered = exchange.gather(1, timeout=0.1)
+        try:
+            gathered = exchange.gather(1, timeout=0.1)
+        except Closed:  # a worker failed and closed the exchange
+            self._raise_actor_error()
+            raise
         if gathered is None:
             return
         self.metrics.add_policy_lags([exchange.version - g["version"] for g in gathered])

@@ -15,6 +15,7 @@ from torch import nn
 
 from flockrl.algos.distributions import Categorical, DiagGaussian
 from flockrl.algos.running_norm import RunningNorm
+from flockrl.multitask import action_mask_of
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -37,7 +38,11 @@ def mlp(sizes: list[int], activation: str, out_gain: float) -> nn.Sequential:
 
 class ActorCritic(nn.Module):
     def __init__(self, obs_space: gym.spaces.Box, action_space: gym.spaces.Space, hidden_sizes: tuple[int, ...],
-                 activation: str = "tanh", normalize_obs: bool = False, log_std_init: float = 0.0):
+                 activation: str = "tanh", normalize_obs: bool = False, log_std_init: float = 0.0,
+                 action_mask: np.ndarray | None = None):
+        """action_mask: multi-task envs' [tasks, actions] valid actions; the
+        task is the argmax of the observation's last `tasks` entries (its
+        one-hot task id) and other actions get no probability."""
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation: expected one of {sorted(_ACTIVATIONS)}, got {activation!r}")
@@ -54,6 +59,14 @@ class ActorCritic(nn.Module):
             self.log_std = nn.Parameter(torch.full((out,), float(log_std_init)))
         else:
             raise ValueError(f"actor-critic needs a Discrete or 1-d Box action space, got {action_space}")
+        self.logit_bias: torch.Tensor | None = None
+        if action_mask is not None:
+            del self.logit_bias  # becomes a buffer, saved and published with the weights
+            if not self.discrete or action_mask.shape[1] != out:
+                raise ValueError(f"action_mask: expected [tasks, {out}] for {action_space}, got {action_mask.shape}")
+            # A large finite negative, not -inf: masked actions then have
+            # probability 0 and contribute 0 (not nan) to the entropy.
+            self.register_buffer("logit_bias", torch.from_numpy(np.where(action_mask, 0.0, -1e9).astype(np.float32)))
         self.obs_norm = RunningNorm(tuple(obs_space.shape)) if normalize_obs else None
         sizes = [obs_dim, *hidden_sizes]
         self.policy = mlp([*sizes, out], activation, out_gain=0.01)
@@ -65,12 +78,19 @@ class ActorCritic(nn.Module):
             obs = self.obs_norm(obs)
         return obs.flatten(1)
 
+    def _policy_params(self, obs: torch.Tensor, x: torch.Tensor) -> Any:
+        out = self.policy(x)
+        if not self.discrete:
+            return out, self.log_std
+        if self.logit_bias is not None:
+            task = obs.flatten(1)[:, -self.logit_bias.shape[0]:].argmax(dim=1)
+            out = out + self.logit_bias[task]
+        return out
+
     def forward(self, obs: torch.Tensor) -> tuple[Any, torch.Tensor]:
         """(distribution parameters, values [B])."""
         x = self._features(obs)
-        out = self.policy(x)
-        params = out if self.discrete else (out, self.log_std)
-        return params, self.value(x).squeeze(-1)
+        return self._policy_params(obs, x), self.value(x).squeeze(-1)
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value(self._features(obs)).squeeze(-1)
@@ -86,15 +106,14 @@ class ActorCritic(nn.Module):
     @torch.no_grad()
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
         """The most likely action (argmax, or the Gaussian's mean)."""
-        x = self._features(obs)
-        out = self.policy(x)
-        return self.dist.mode(out if self.discrete else (out, self.log_std))
+        return self.dist.mode(self._policy_params(obs, self._features(obs)))
 
 
 def make_actor_critic(config: Any, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:
     """The network an actor-critic config describes (PPO's options where it has them)."""
     return ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation,
-                       getattr(config, "normalize_obs", False), getattr(config, "log_std_init", 0.0))
+                       getattr(config, "normalize_obs", False), getattr(config, "log_std_init", 0.0),
+                       action_mask_of(config.env))
 
 
 def greedy_actions(net: ActorCritic, action_space: gym.Space, obs: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from flockrl.algos.actor_critic import ActorCritic
+from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
@@ -117,8 +117,7 @@ class PPOLearner:
         """group: data-parallel learners (DPPO) whose gradients and
         observation statistics this learner shares."""
         self.config, self.device, self.group = config, device, group
-        self.net = ActorCritic(obs_space, action_space, config.hidden_sizes, config.activation,
-                               config.normalize_obs, config.log_std_init).to(device)
+        self.net = make_actor_critic(config, obs_space, action_space).to(device)
         self.optimizer = adam(self.net.parameters(), config.lr, eps=1e-5)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)

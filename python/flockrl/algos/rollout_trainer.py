@@ -70,7 +70,11 @@ class RolloutTrainer(TrainingRun):
         self._trained_steps = self.metrics.env_steps
 
         def step() -> bool:
-            rollouts = exchange.gather(min_rollouts, timeout=0.1)
+            try:
+                rollouts = exchange.gather(min_rollouts, timeout=0.1)
+            except Closed:  # an actor failed and closed the exchange
+                self._raise_actor_error()
+                raise
             if rollouts is None:
                 return False
             self.metrics.add_policy_lags([exchange.version - r["version"] for r in rollouts])

@@ -16,16 +16,18 @@ EVAL_COLUMNS = ("env_steps", "train_seconds", "mean", "std")
 
 class RunLogger:
     def __init__(self, run_dir: Path | None, console: TextIO, total_steps: int, stats: tuple[str, ...] = (),
-                 append: bool = False):
-        """stats: the algorithm's own columns (losses and the like) after the run's."""
+                 append: bool = False, tasks: tuple[str, ...] = ()):
+        """stats: the algorithm's own columns (losses and the like) after the
+        run's; tasks: a multi-task run's task names (a return column each)."""
         self.console, self.total_steps = console, total_steps
-        self.columns = RUN_COLUMNS + stats
+        self.columns = RUN_COLUMNS + tuple(f"return_mean/{t}" for t in tasks) + stats
+        self.eval_columns = EVAL_COLUMNS + tuple(f"mean/{t}" for t in tasks)
         self._files: list[Any] = []
         self._progress = self._eval = self._tb = None
         if run_dir is None:
             return
         self._progress = self._open(run_dir / "progress.csv", self.columns, append)
-        self._eval = self._open(run_dir / "eval.csv", EVAL_COLUMNS, append)
+        self._eval = self._open(run_dir / "eval.csv", self.eval_columns, append)
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard is optional
@@ -51,11 +53,14 @@ class RunLogger:
                 self._tb.add_scalar(f"train/{key}", row.get(key, math.nan), row["env_steps"])
 
     def evaluation(self, row: dict[str, Any], episodes: int) -> None:
-        print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes",
-              file=self.console, flush=True)
-        self._write(self._eval, EVAL_COLUMNS, row)
+        per_task = "".join(f"; {k[5:]} {row[k]:.1f}" for k in self.eval_columns[len(EVAL_COLUMNS):])
+        print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes"
+              f"{per_task}", file=self.console, flush=True)
+        self._write(self._eval, self.eval_columns, row)
         if self._tb is not None:
             self._tb.add_scalar("eval/return_mean", row["mean"], row["env_steps"])
+            for k in self.eval_columns[len(EVAL_COLUMNS):]:
+                self._tb.add_scalar(f"eval/{k}", row[k], row["env_steps"])
 
     @staticmethod
     def _write(target: Any, columns: tuple[str, ...], row: dict[str, Any]) -> None:

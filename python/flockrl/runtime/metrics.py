@@ -13,8 +13,9 @@ import numpy as np
 
 
 class Metrics:
-    def __init__(self, window: int = 100, env_steps: int = 0, seconds: float = 0.0):
-        """env_steps, seconds: where a resumed run starts counting."""
+    def __init__(self, window: int = 100, env_steps: int = 0, seconds: float = 0.0, tasks: list[str] | None = None):
+        """env_steps, seconds: where a resumed run starts counting. tasks: a
+        multi-task run's task names, whose returns are also kept apart."""
         self._lock = threading.Lock()
         self._start = time.monotonic() - seconds
         self.env_steps = env_steps
@@ -24,6 +25,8 @@ class Metrics:
         self.episodes = 0
         self._returns: deque[float] = deque(maxlen=window)
         self._lengths: deque[int] = deque(maxlen=window)
+        self.tasks = list(tasks or [])
+        self._task_returns: list[deque[float]] = [deque(maxlen=window) for _ in self.tasks]
         self._lags: deque[int] = deque(maxlen=window)
         self.max_policy_lag = 0
         self._last = (time.monotonic(), env_steps, 0)  # time, env steps, updates at the last snapshot
@@ -44,11 +47,15 @@ class Metrics:
             self._lags.extend(lags)
             self.max_policy_lag = max(self.max_policy_lag, *lags)
 
-    def add_episodes(self, returns: np.ndarray, lengths: np.ndarray) -> None:
+    def add_episodes(self, returns: np.ndarray, lengths: np.ndarray, tasks: np.ndarray | None = None) -> None:
+        """tasks: each episode's task index (multi-task runs)."""
         with self._lock:
             self.episodes += len(returns)
             self._returns.extend(float(r) for r in returns)
             self._lengths.extend(int(n) for n in lengths)
+            if tasks is not None and self.tasks:
+                for r, t in zip(returns, tasks):
+                    self._task_returns[int(t)].append(float(r))
 
     def add_update(self, sampled: int) -> None:
         with self._lock:
@@ -77,5 +84,7 @@ class Metrics:
                 "return_mean": float(np.mean(self._returns)) if self._returns else float("nan"),
                 "length_mean": float(np.mean(self._lengths)) if self._lengths else float("nan"),
             }
+            for name, returns in zip(self.tasks, self._task_returns):
+                out[f"return_mean/{name}"] = float(np.mean(returns)) if returns else float("nan")
             self._last = (now, self.env_steps, self.updates)
             return out

@@ -74,6 +74,8 @@ class RolloutWorker:
         self._episode_return += reward
         self._episode_length += 1
         if done.any():
-            self.metrics.add_episodes(self._episode_return[done], self._episode_length[done])
+            tasks = getattr(self.env, "task_of_env", None)  # multi-task envs
+            self.metrics.add_episodes(self._episode_return[done], self._episode_length[done],
+                                      None if tasks is None else tasks[done])
             self._episode_return[done] = 0
             self._episode_length[done] = 0

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from flockrl.envs import make_vec
+from flockrl.multitask import is_multitask, task_names
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.evaluate import evaluate
 from flockrl.runtime.logger import RunLogger
@@ -59,7 +60,7 @@ def resolve_device(name: str) -> torch.device:
 
 def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
     """(single observation space, single action space) of an env id."""
-    env = make_vec(env_id, 1)
+    env = make_vec(env_id, len(task_names(env_id)))  # a multi-task env needs one per task
     try:
         return env.single_observation_space, env.single_action_space
     finally:
@@ -80,7 +81,8 @@ class TrainingRun:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.log = log
         self.device = resolve_device(config.device)
-        self.metrics = Metrics()
+        self.tasks = task_names(config.env) if is_multitask(config.env) else []
+        self.metrics = Metrics(tasks=self.tasks)
         self.evaluations: list[dict[str, float]] = []
         self.learner: Any = None
         self._stats: dict[str, float] = {}  # the learner's latest, for progress lines
@@ -121,7 +123,7 @@ class TrainingRun:
                 run_dir.mkdir(parents=True, exist_ok=True)
                 (run_dir / "config.json").write_text(json.dumps({"algo": self.algo, **self.config.to_dict()}, indent=2))
             self.logger = RunLogger(run_dir, self.log if self.is_chief else io.StringIO(), self.config.total_steps,
-                                    self.stat_columns, append=self.resumed)
+                                    self.stat_columns, append=self.resumed, tasks=tuple(self.tasks))
             self._started = time.monotonic()
             self._claimed = self.metrics.env_steps
             return self._train()
@@ -233,6 +235,8 @@ class TrainingRun:
         self._eval_seconds += time.monotonic() - t0
         result = {"env_steps": self.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
                   "train_seconds": train_seconds}
+        for t, name in enumerate(self.tasks):  # evaluation env i runs task i % tasks
+            result[f"mean/{name}"] = float(returns[t::len(self.tasks)].mean())
         self.evaluations.append(result)
         self.logger.evaluation(result, c.eval_episodes)
         return result["mean"]
@@ -289,7 +293,7 @@ class TrainingRun:
         except (RuntimeError, KeyError, ValueError) as e:
             raise ValueError(f"{self.run_dir}: the checkpoint does not fit this config's network ({e})") from None
         self.metrics = Metrics(env_steps=int(state["env_steps"]) // self.world_size,
-                               seconds=float(state["wall_seconds"]))
+                               seconds=float(state["wall_seconds"]), tasks=self.tasks)
         self._train_seconds_before = float(state["train_seconds"])
         self.evaluations = list(state["evaluations"])
         torch.set_rng_state(state["torch_rng"])
