@@ -103,9 +103,13 @@ def test_train_ctrl_c_stops_cleanly(tmp_path, algo):
     proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", algo, "--run-dir", str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (run / "progress.csv").exists() and time.monotonic() < deadline:
+    def in_training_loop():  # the first progress row is written from inside the loop
+        path = run / "progress.csv"
+        return path.exists() and len(path.read_text().splitlines()) >= 2
+
+    while not in_training_loop() and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(1.0)  # into the training loop
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=120)

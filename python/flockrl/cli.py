@@ -157,7 +157,11 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         learners = f" with {trainer.world_size} learners" if trainer.world_size > 1 else ""
         print(f"training {args.algo} on {config.env} for {config.total_steps} env steps{learners}; run dir {run_dir}",
               file=sys.stderr)
-    result = trainer.train()
+    try:
+        result = trainer.train()
+    except KeyboardInterrupt:  # before the training loop began (it handles its own)
+        print("flockrl train: interrupted before training started", file=sys.stderr)
+        return 130
     if not trainer.is_chief:
         return 130 if result.interrupted else 0
     final = result.final_eval
