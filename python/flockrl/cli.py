@@ -124,22 +124,23 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
     config_cls = config_class(args.algo)
     if args.list_config:
-        defaults, docs = config_cls(), config_cls.help()
+        defaults, docs = config_cls.for_env(args.env) if args.env else config_cls(), config_cls.help()
         for key, value in defaults.to_dict().items():
             print(f"{key} = {value!r}\n    {docs.get(key, '')}")
         return 0
     try:
-        base = config_cls()
+        overrides = config_cls.from_file(args.config) if args.config else {}
+        overrides.update(config_cls.parse_sets(args.sets))
+        if args.env:
+            overrides["env"] = args.env
+        # The env's preset under the user's values (unless resuming: the run's config is the base).
+        base = config_cls.for_env(overrides.get("env", config_cls().env))
         if args.resume:
             saved = json.loads((Path(args.resume) / "config.json").read_text())
             saved_algo = saved.pop("algo", None)
             if saved_algo != args.algo:
                 raise ValueError(f"{args.resume} holds a {saved_algo} run, not {args.algo}")
-            base = base.replace(saved)
-        overrides = config_cls.from_file(args.config) if args.config else {}
-        overrides.update(config_cls.parse_sets(args.sets))
-        if args.env:
-            overrides["env"] = args.env
+            base = config_cls().replace(saved)
         config = base.replace(overrides)
     except (ValueError, OSError) as e:
         print(f"flockrl train: {e}", file=sys.stderr)

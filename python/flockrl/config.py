@@ -71,6 +71,17 @@ class Config:
         return dataclasses.replace(self, **values)  # type: ignore[type-var]
 
     @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        """Env id -> the values that differ from the defaults for that env
+        (the defaults target CartPole-v1). Subclasses override."""
+        return {}
+
+    @classmethod
+    def for_env(cls, env: str) -> Config:
+        """The defaults for `env`: the class defaults with its preset, if any."""
+        return cls().replace({**cls.presets().get(env, {}), "env": env})
+
+    @classmethod
     def from_file(cls, path: str | Path) -> dict[str, Any]:
         """Overrides read from a JSON or YAML file of ``key: value`` pairs."""
         text = Path(path).read_text()

@@ -92,6 +92,15 @@ class PPOConfig(RunConfig):
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
 
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        return {
+            # Longer rollouts and a short horizon (gamma 0.9), as rl-zoo's
+            # Pendulum-v1 entry, without its state-dependent exploration.
+            "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,
+                            "gae_lambda": 0.95},
+        }
+
     def progress_left(self, env_steps: int) -> float:
         """1 at the start of training, 0 at total_steps (the annealing factor)."""
         return max(0.0, 1.0 - env_steps / self.total_steps)
