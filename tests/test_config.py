@@ -59,3 +59,12 @@ def test_apex_fields_are_documented_too():
 
     docs = ApexConfig.help()
     assert all(docs.get(k) for k in ApexConfig().to_dict())
+
+
+def test_env_presets_sit_under_user_values():
+    from flockrl.algos.ppo import PPOConfig
+
+    pendulum = PPOConfig.for_env("Pendulum-v1")
+    assert pendulum.env == "Pendulum-v1" and pendulum.gamma == 0.9 and pendulum.rollout_steps == 256
+    assert PPOConfig.for_env("CartPole-v1") == PPOConfig()  # the defaults are CartPole's
+    assert pendulum.replace({"gamma": "0.95"}).gamma == 0.95
