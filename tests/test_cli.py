@@ -146,7 +146,7 @@ def test_resume_eval_and_plot(tmp_path):
 def test_ppo_train_resume_and_eval_continuous(tmp_path):
     run = tmp_path / "run"
     base = ["--env", "Pendulum-v1", "--set", "eval_interval=1024", "--set", "eval_episodes=2",
-            "--set", "num_actors=2", "--set", "sync=bounded"]
+            "--set", "rollout_steps=32", "--set", "num_actors=2", "--set", "sync=bounded"]
     result = flockrl("train", "ppo", "--set", "total_steps=1024", *base, "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
     result = flockrl("train", "ppo", "--resume", str(run), "--set", "total_steps=2048")
