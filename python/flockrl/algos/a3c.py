@@ -6,73 +6,46 @@ rule lives here; the threads and the sync modes in a3c_trainer.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 import torch
 
 from flockrl.algos.actor_critic import ActorCritic, make_actor_critic
+from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
 from flockrl.gradients import Adam, RMSprop, SharedOptimizer
-from flockrl.runtime.run_config import RunConfig
-
-A3C_SYNC_MODES = ("async", "coordinator", "sync", "bounded", "fedavg")
-
 
 @dataclass
-class A3CConfig(RunConfig):
+class A3CConfig(ActorCriticConfig):
     """A3C. The defaults solve CartPole-v1."""
+
+    ALGORITHM: ClassVar[str] = "A3C"
+    SYNC_MODES: ClassVar[tuple[str, ...]] = ("async", "coordinator", "sync", "bounded", "fedavg")
 
     num_actors: int = 2
     """Worker threads, each with its own envs and copy of the network, pushing gradients."""
-    envs_per_actor: int = 8
-    """Envs each worker steps together."""
     sync: str = "async"
     """async (Hogwild: workers apply their gradients to the shared weights, no lock), coordinator (one thread applies them in arrival order), sync (A2C: one gradient per worker from the same version, averaged), bounded (gradients at most max_lag versions stale, averaged) or fedavg (workers train local copies, then the weights are averaged)."""
     max_lag: int = 1
     """bounded: the most versions a gradient's weights may lag the weights it is applied to."""
-    fedavg_interval: int = 8
-    """fedavg: local updates each worker makes between averagings."""
     rollout_steps: int = 8
     """Steps per env before each gradient (n of the n-step returns)."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the policy and of the value MLP."""
-    activation: str = "tanh"
-    """Hidden activation: tanh or relu."""
+    fedavg_interval: int = 8
+    """fedavg: local updates each worker makes between averagings."""
     optimizer: str = "adam"
     """Shared optimizer: adam or rmsprop (A3C's shared RMSProp; statistics shared by all workers either way)."""
-    lr: float = 1e-3
-    """Learning rate."""
-    gamma: float = 0.99
-    """Discount factor."""
     gae_lambda: float = 1.0
     """GAE lambda (1: A3C's n-step returns)."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Value loss coefficient."""
-    max_grad_norm: float = 0.5
-    """Clip each gradient's global norm to this (0: no clipping)."""
 
     def validate(self) -> None:
         super().validate()
-        if self.sync not in A3C_SYNC_MODES:
-            raise ValueError(f"config sync: expected one of {', '.join(A3C_SYNC_MODES)} for A3C, got {self.sync!r}")
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"config optimizer: expected adam or rmsprop, got {self.optimizer!r}")
-        if self.activation not in ("tanh", "relu"):
-            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
-        self.check_range("lr", 0, None, low_inclusive=False)
-        self.check_range("gamma", 0, 1)
         self.check_range("gae_lambda", 0, 1)
-        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
-            self.check_range(name, 0, None)
-        for name in ("max_lag", "rollout_steps", "fedavg_interval"):
-            self.check_range(name, 1, None)
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+        self.check_range("fedavg_interval", 1, None)
 
 
 def actor_critic_loss(net: ActorCritic, rollout: dict[str, Any], config: A3CConfig) -> tuple[torch.Tensor, dict]:

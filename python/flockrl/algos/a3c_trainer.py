@@ -49,9 +49,17 @@ class A3CTrainer(TrainingRun):
         torch.manual_seed(config.seed)
         self.learner = A3CLearner(config, self.obs_space, self.action_space)
         self._eval_net = self._make_net()
+        self._applied_steps = 0
         self._stats: dict[str, float] = {}
         if resume:
             self._resume()
+
+    @property
+    def env_steps(self) -> int:
+        """Where the learner applies what the workers send (sync, bounded,
+        fedavg), the steps applied, so the run ends once everything
+        collected is learned from; otherwise the workers' own count."""
+        return self._applied_steps if self.config.sync in ("sync", "bounded", "fedavg") else self.metrics.env_steps
 
     def _make_net(self) -> ActorCritic:
         return make_actor_critic(self.config, self.obs_space, self.action_space)
@@ -60,6 +68,7 @@ class A3CTrainer(TrainingRun):
         c = self.config
         self._store = store = ParamStore.create(f"a3c-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
         optimizer = self.learner.start(store)
+        self._applied_steps = self.metrics.env_steps
         exchange = None
         if c.sync in ("sync", "bounded", "fedavg"):  # fedavg's rounds are synchronous
             exchange = RolloutExchange("sync" if c.sync == "fedavg" else c.sync, c.num_actors, max_lag=c.max_lag)
@@ -97,6 +106,7 @@ class A3CTrainer(TrainingRun):
         else:
             optimizer.push(average([g["grads"] for g in gathered], steps))
         self.metrics.add_update(sum(steps))
+        self._applied_steps += sum(steps)
         exchange.published(self._store.version)
 
     def _run_worker(self, index: int, store_name: str, exchange: RolloutExchange | None, optimizer: Any) -> None:
@@ -108,9 +118,8 @@ class A3CTrainer(TrainingRun):
             worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
             if c.sync == "fedavg":
                 self._run_fedavg_rounds(index, worker, pull, exchange)
-                return
             steps = c.rollout_steps * c.envs_per_actor
-            while not self._stop.is_set() and self._claim_steps(steps):
+            while c.sync != "fedavg" and not self._stop.is_set() and self._claim_steps(steps):
                 version = exchange.begin(index, pull) if exchange is not None else pull()
                 rollout = worker.collect(c.rollout_steps, version)
                 loss, self._stats = actor_critic_loss(net, rollout, c)
@@ -121,6 +130,8 @@ class A3CTrainer(TrainingRun):
                 self.metrics.add_policy_lags([weights.newest - version])
                 optimizer.push(grads)
                 self.metrics.add_update(steps)
+            if exchange is not None:
+                exchange.retire(index)
         except Closed:
             pass
         finally:

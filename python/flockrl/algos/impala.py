@@ -7,7 +7,7 @@ batch of rollouts; the threads and sync modes are the rollout runtime's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -15,64 +15,38 @@ import torch
 from torch import nn
 
 from flockrl.algos.actor_critic import make_actor_critic
+from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import vtrace
 from flockrl.algos.optim import adam
-from flockrl.runtime.run_config import RunConfig
 from flockrl.runtime.sync import SYNC_MODES
 
 STAT_NAMES = ("policy_loss", "value_loss", "entropy", "mean_rho", "clipped_rho_fraction")
 
 
 @dataclass
-class ImpalaConfig(RunConfig):
+class ImpalaConfig(ActorCriticConfig):
     """IMPALA. The defaults solve CartPole-v1."""
 
+    ALGORITHM: ClassVar[str] = "IMPALA"
+    SYNC_MODES: ClassVar[tuple[str, ...]] = SYNC_MODES
+
     num_actors: int = 2
-    """Actor threads, each with its own vector env and policy copy."""
     sync: str = "async"
     """async (actors never wait; V-trace corrects the lag), bounded (lag at most max_lag) or sync (no lag: V-trace reduces to n-step returns)."""
     max_lag: int = 2
-    """bounded: the most versions a rollout may lag the weights it is trained into."""
     rollout_steps: int = 16
-    """Steps each actor collects per rollout (per env)."""
     rollouts_per_update: int = 1
     """The fewest rollouts a learner step trains on (async/bounded; sync uses one per actor)."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the policy and of the value MLP."""
-    activation: str = "tanh"
-    """Hidden activation: tanh or relu."""
-    lr: float = 1e-3
-    """Adam learning rate."""
-    gamma: float = 0.99
-    """Discount factor."""
     rho_bar: float = 1.0
     """V-trace's truncation of the importance ratio in the value target and the policy gradient."""
     c_bar: float = 1.0
     """V-trace's truncation of the traces (how far back a correction reaches)."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Value loss coefficient."""
-    max_grad_norm: float = 0.5
-    """Clip the gradient's global norm to this (0: no clipping)."""
 
     def validate(self) -> None:
         super().validate()
-        if self.sync not in SYNC_MODES:
-            raise ValueError(f"config sync: expected one of {', '.join(SYNC_MODES)} for IMPALA, got {self.sync!r}")
-        if self.activation not in ("tanh", "relu"):
-            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
-        self.check_range("lr", 0, None, low_inclusive=False)
-        self.check_range("gamma", 0, 1)
         for name in ("rho_bar", "c_bar"):
             self.check_range(name, 0, None, low_inclusive=False)
-        for name in ("ent_coef", "vf_coef", "max_grad_norm"):
-            self.check_range(name, 0, None)
-        for name in ("max_lag", "rollout_steps"):
-            self.check_range(name, 1, None)
         self.check_range("rollouts_per_update", 0, None)
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
 
 
 def stack_rollouts(rollouts: list[dict[str, Any]], key: str, device: torch.device) -> torch.Tensor:

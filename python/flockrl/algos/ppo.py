@@ -7,7 +7,7 @@ lives here; rollouts come from flockrl.runtime."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 from flockrl.algos.actor_critic import make_actor_critic
+from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
-from flockrl.runtime.run_config import RunConfig
 from flockrl.runtime.sync import SYNC_MODES
 
 
@@ -28,21 +28,14 @@ STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fractio
 
 
 @dataclass
-class PPOConfig(RunConfig):
+class PPOConfig(ActorCriticConfig):
     """PPO. The defaults solve CartPole-v1 (rl-zoo's tuned values)."""
 
-    sync: str = "sync"
-    """How actors and learner share weights: sync (every rollout from the current version), async (actors never wait; lag logged) or bounded (lag at most max_lag)."""
-    max_lag: int = 1
-    """bounded: the most versions a rollout may lag the weights it is trained into."""
-    rollout_steps: int = 32
-    """Steps each actor collects per rollout (per env; a rollout holds rollout_steps * envs_per_actor transitions)."""
+    ALGORITHM: ClassVar[str] = "PPO"
+    SYNC_MODES: ClassVar[tuple[str, ...]] = SYNC_MODES
+
     rollouts_per_update: int = 0
     """async/bounded: the fewest rollouts an update trains on (0: num_actors); sync always uses one per actor."""
-    hidden_sizes: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the policy and of the value MLP."""
-    activation: str = "tanh"
-    """Hidden activation: tanh or relu."""
     normalize_obs: bool = False
     """Normalise observations with running statistics (updated by the learner, shared with the weights)."""
     log_std_init: float = 0.0
@@ -52,7 +45,6 @@ class PPOConfig(RunConfig):
     anneal_lr: bool = True
     """Decay the learning rate linearly to 0 over total_steps."""
     gamma: float = 0.98
-    """Discount factor."""
     gae_lambda: float = 0.8
     """GAE lambda (1: Monte Carlo returns, 0: one-step TD)."""
     clip_range: float = 0.2
@@ -65,32 +57,17 @@ class PPOConfig(RunConfig):
     """Passes over each update's data."""
     minibatch_size: int = 256
     """Transitions per gradient step."""
-    ent_coef: float = 0.0
-    """Entropy bonus coefficient."""
-    vf_coef: float = 0.5
-    """Value loss coefficient."""
-    max_grad_norm: float = 0.5
-    """Clip the gradient's global norm to this (0: no clipping)."""
     normalize_advantages: bool = True
     """Normalise advantages to zero mean, unit std within each minibatch."""
 
     def validate(self) -> None:
         super().validate()
-        if self.sync not in SYNC_MODES:
-            raise ValueError(f"config sync: expected one of {', '.join(SYNC_MODES)} for PPO, got {self.sync!r}")
-        if self.activation not in ("tanh", "relu"):
-            raise ValueError(f"config activation: expected tanh or relu, got {self.activation!r}")
-        self.check_range("lr", 0, None, low_inclusive=False)
-        self.check_range("gamma", 0, 1)
         self.check_range("gae_lambda", 0, 1)
         self.check_range("clip_range", 0, None, low_inclusive=False)
-        for name in ("clip_value", "ent_coef", "vf_coef", "max_grad_norm"):
-            self.check_range(name, 0, None)
-        for name in ("max_lag", "rollout_steps", "epochs", "minibatch_size"):
+        self.check_range("clip_value", 0, None)
+        for name in ("epochs", "minibatch_size"):
             self.check_range(name, 1, None)
         self.check_range("rollouts_per_update", 0, None)
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:

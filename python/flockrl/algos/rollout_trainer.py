@@ -46,13 +46,11 @@ class RolloutTrainer(TrainingRun):
 
     @property
     def env_steps(self) -> int:
-        """With several learners, the steps every learner has trained on
-        times the learners: the same number on every rank at the same
-        update (the actors' live count is not), so all ranks evaluate and
-        stop at the same update, as their collectives require."""
-        if self.group is None:
-            return self.metrics.env_steps
-        return self._trained_steps * self.group.world_size
+        """The env steps trained on (times the learners, with several): the
+        loop runs until every collected step is learned from, and with
+        several learners every rank has the same count at the same update
+        (the actors' live count is not), so they evaluate and stop together."""
+        return self._trained_steps * self.world_size
 
     def make_learner(self) -> Any:
         raise NotImplementedError
@@ -97,6 +95,7 @@ class RolloutTrainer(TrainingRun):
             while not self._stop.is_set() and self._claim_steps(c.rollout_steps * c.envs_per_actor):
                 version = exchange.begin(index, weights.pull)
                 exchange.submit(index, worker.collect(c.rollout_steps, version))
+            exchange.retire(index)
         except Closed:
             pass
         finally:

@@ -48,6 +48,8 @@ class RolloutExchange:
         self._in_flight: dict[int, int] = {}  # actor -> version it is collecting with
         self._queued = [0] * num_actors  # rollouts of each actor in the queue
         self._acted_with: dict[int, int] = {}  # sync: actor -> version of its last rollout
+        self._submitted: set[int] = set()  # actors with a rollout in the queue
+        self._retired: set[int] = set()  # actors that will submit no more
         self._version = 0
         self._closed = False
 
@@ -74,7 +76,15 @@ class RolloutExchange:
             self._raise_if_closed()
             self._queue.append(rollout)
             self._queued[actor] += 1
+            self._submitted.add(actor)
             self._acted_with[actor] = self._in_flight.pop(actor)
+            self._cond.notify_all()
+
+    def retire(self, actor: int) -> None:
+        """The actor has submitted its last rollout (its share of the budget
+        is done): the learner stops waiting for it."""
+        with self._cond:
+            self._retired.add(actor)
             self._cond.notify_all()
 
     # -- learner side -------------------------------------------------------------
@@ -83,23 +93,24 @@ class RolloutExchange:
         """The rollouts of the next update: sync, one from every actor (all
         of the current version); async and bounded, every queued rollout
         once at least min_rollouts are (bounded also waits for the stale
-        ones still in flight). None on timeout."""
+        ones still in flight). Retired actors are not waited for. None on
+        timeout."""
         with self._cond:
+            everyone = range(self.num_actors)
             if self.mode == "sync":
-                ready = lambda: len(self._queue) >= self.num_actors  # noqa: E731
-            elif self.mode == "async":
-                ready = lambda: len(self._queue) >= min_rollouts  # noqa: E731
+                ready = lambda: all(a in self._submitted or a in self._retired for a in everyone)  # noqa: E731
             else:
-                # Publishing the next version must leave every outstanding
-                # rollout within max_lag of it: wait for those that would not be.
-                oldest_allowed = self._version + 1 - self.max_lag
-                ready = lambda: (len(self._queue) >= min_rollouts and  # noqa: E731
-                                 all(v >= oldest_allowed for v in self._in_flight.values()))
-            if not self._wait(ready, timeout):
+                # Publishing the next version must leave every outstanding rollout
+                # within max_lag of it (bounded): wait for those that would not be.
+                oldest_allowed = self._version + 1 - self.max_lag if self.mode == "bounded" else -1
+                ready = lambda: ((len(self._queue) >= min_rollouts or len(self._retired) == self.num_actors)  # noqa: E731
+                                 and all(v >= oldest_allowed for v in self._in_flight.values()))
+            if not self._wait(lambda: bool(self._queue) and ready(), timeout):
                 return None
             rollouts = list(self._queue)
             self._queue.clear()
             self._queued = [0] * self.num_actors
+            self._submitted.clear()
             self._cond.notify_all()
             return rollouts
 
