@@ -48,7 +48,6 @@ class RolloutExchange:
         self._in_flight: dict[int, int] = {}  # actor -> version it is collecting with
         self._queued = [0] * num_actors  # rollouts of each actor in the queue
         self._acted_with: dict[int, int] = {}  # sync: actor -> version of its last rollout
-        self._submitted: set[int] = set()  # actors with a rollout in the queue
         self._retired: set[int] = set()  # actors that will submit no more
         self._version = 0
         self._closed = False
@@ -58,10 +57,10 @@ class RolloutExchange:
     def begin(self, actor: int, pull: Any) -> int:
         """Before a rollout: waits for the actor's turn (sync: a version newer
         than its last rollout's; otherwise fewer than queued_per_actor of its
-        rollouts queued), then calls
-        pull() -> the version of the weights the actor now holds, and records
-        it as in flight. Waiting here, never in submit, means a finished
-        rollout is always where the learner can take it."""
+        rollouts queued), then calls pull() -> the version of the weights the
+        actor now holds, and records it as in flight. Waiting here, never in
+        submit, means a finished rollout is always where the learner can
+        take it."""
         with self._cond:
             if self.mode == "sync":
                 self._wait(lambda: self._version > self._acted_with.get(actor, 0))
@@ -76,7 +75,6 @@ class RolloutExchange:
             self._raise_if_closed()
             self._queue.append(rollout)
             self._queued[actor] += 1
-            self._submitted.add(actor)
             self._acted_with[actor] = self._in_flight.pop(actor)
             self._cond.notify_all()
 
@@ -98,7 +96,7 @@ class RolloutExchange:
         with self._cond:
             everyone = range(self.num_actors)
             if self.mode == "sync":
-                ready = lambda: all(a in self._submitted or a in self._retired for a in everyone)  # noqa: E731
+                ready = lambda: all(self._queued[a] or a in self._retired for a in everyone)  # noqa: E731
             else:
                 # Publishing the next version must leave every outstanding rollout
                 # within max_lag of it (bounded): wait for those that would not be.
@@ -110,7 +108,6 @@ class RolloutExchange:
             rollouts = list(self._queue)
             self._queue.clear()
             self._queued = [0] * self.num_actors
-            self._submitted.clear()
             self._cond.notify_all()
             return rollouts
 
