@@ -28,6 +28,7 @@ from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
+from flockrl.runtime.denormals import flush_denormals
 from flockrl.runtime.evaluate import evaluate
 from flockrl.runtime.logger import RunLogger
 from flockrl.runtime.metrics import Metrics
@@ -147,7 +148,8 @@ class DQNTrainer:
         # Small nets gain nothing from intra-op threads; the actors need the cores.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.config.num_actors))
         try:
-            return self._train()
+            with flush_denormals():  # the actor threads inherit it
+                return self._train()
         finally:
             torch.set_num_threads(threads_before)
 
