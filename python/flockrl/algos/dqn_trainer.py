@@ -178,7 +178,7 @@ class DQNTrainer:
                 if batch is None:  # the rate limiter (or learning_starts) wants more data first
                     continue
                 out = self.learner.update(batch)
-                loss = out["loss"]
+                loss = out["loss"]  # a tensor, read only when reported
                 if c.prioritized:
                     replay.update_priorities(batch["handles"], out["priorities"])
                 self.metrics.add_update(c.batch_size)
@@ -299,8 +299,8 @@ class DQNTrainer:
         """Wall time spent training (not evaluating), earlier runs included."""
         return self._train_seconds_before + time.monotonic() - self._started - self._eval_seconds
 
-    def _report(self, loss: float) -> None:
-        self.logger.progress({**self.metrics.snapshot(), "loss": loss})
+    def _report(self, loss: float | torch.Tensor) -> None:
+        self.logger.progress({**self.metrics.snapshot(), "loss": float(loss)})
 
     def _save_checkpoint(self, replay: ReplayBuffer | None) -> None:
         """checkpoint.pt in the run directory, written atomically, and with
