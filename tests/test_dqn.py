@@ -64,6 +64,36 @@ def test_target_network_follows_the_interval():
     assert all(torch.equal(a, b) for a, b in zip(learner.online.parameters(), learner.target.parameters()))
 
 
+def test_update_matches_a_plain_torch_reference():
+    """Double DQN with Huber loss, clipping and Adam, written out with torch's
+    per-tensor optimizer and clip_grad_norm_ on separate network copies."""
+    c = DQNConfig(hidden_sizes=(16, 16), target_update_interval=2, max_grad_norm=0.01, lr=1e-2)
+    torch.manual_seed(0)
+    learner = DQNLearner(c, 4, 3, torch.device("cpu"))
+    online, target = QNetwork(4, 3, c.hidden_sizes), QNetwork(4, 3, c.hidden_sizes)
+    online.load_state_dict(learner.online.state_dict())
+    target.load_state_dict(learner.target.state_dict())
+    opt = torch.optim.Adam(online.parameters(), lr=c.lr, foreach=False)
+    for step in range(1, 6):
+        batch = {"obs": torch.randn(16, 4), "next_obs": torch.randn(16, 4), "action": torch.randint(0, 3, (16,)),
+                 "reward": torch.randn(16), "discount": torch.full((16,), 0.99)}
+        loss = learner.update(batch)["loss"]
+        q = online(batch["obs"]).gather(1, batch["action"][:, None]).squeeze(1)
+        with torch.no_grad():
+            y = td_targets(batch["reward"], batch["discount"], target(batch["next_obs"]), online(batch["next_obs"]))
+        ref_loss = torch.nn.functional.smooth_l1_loss(q, y)
+        opt.zero_grad()
+        ref_loss.backward()
+        torch.nn.utils.clip_grad_norm_(online.parameters(), c.max_grad_norm)
+        opt.step()
+        if step % c.target_update_interval == 0:
+            target.load_state_dict(online.state_dict())
+        torch.testing.assert_close(loss, ref_loss.detach())
+        for net, ref in ((learner.online, online), (learner.target, target)):
+            for p, r in zip(net.parameters(), ref.parameters()):
+                torch.testing.assert_close(p, r, rtol=1e-5, atol=1e-6)
+
+
 def test_apex_epsilons_follow_the_paper():
     eps = apex_epsilons(8)
     assert eps[0] == pytest.approx(0.4) and eps[-1] == pytest.approx(0.4**8)

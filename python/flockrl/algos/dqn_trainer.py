@@ -94,7 +94,7 @@ class DQNTrainer(TrainingRun):
             if batch is None:  # the rate limiter (or learning_starts) wants more data first
                 return
             out = self.learner.update(batch)
-            self._stats = {"loss": out["loss"]}
+            self._stats = {"loss": out["loss"]}  # a tensor, read only when reported
             if c.prioritized:
                 replay.update_priorities(batch["handles"], out["priorities"])
             self.metrics.add_update(c.batch_size)
@@ -116,9 +116,12 @@ class DQNTrainer(TrainingRun):
         limiter = None if c.samples_per_insert == 0 else SampleToInsertRatio(
             samples_per_insert=c.samples_per_insert,
             min_size_to_sample=max(1, c.learning_starts),
-            # Slack of ~32 updates: actors and learner each run ahead a little
-            # instead of waking each other for every batch.
-            error_buffer=32.0 * max(c.batch_size, c.samples_per_insert * largest_add),
+            # Slack of ~32 sample or actor-step batches: actors and learner each
+            # run ahead a little instead of waking each other for every batch.
+            # Not 32 of the rare n-step flushes: the actor would run further
+            # ahead of learning (and of learning_starts) the larger n_step is.
+            error_buffer=max(32.0 * max(c.batch_size, c.samples_per_insert * c.envs_per_actor),
+                             c.samples_per_insert * largest_add),
         )
         if c.prioritized:
             return PrioritizedReplayBuffer(c.buffer_size, fields, alpha=c.alpha, seed=c.seed, rate_limiter=limiter)

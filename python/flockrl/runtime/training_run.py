@@ -25,6 +25,7 @@ import torch
 from flockrl.envs import make_vec
 from flockrl.multitask import is_multitask, task_names
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
+from flockrl.runtime.denormals import flush_denormals
 from flockrl.runtime.evaluate import evaluate
 from flockrl.runtime.logger import RunLogger
 from flockrl.runtime.metrics import Metrics
@@ -126,7 +127,8 @@ class TrainingRun:
                                     self.stat_columns, append=self.resumed, tasks=tuple(self.tasks))
             self._started = time.monotonic()
             self._claimed = self.metrics.env_steps
-            return self._train()
+            with flush_denormals():  # the actor threads inherit it
+                return self._train()
         finally:
             torch.set_num_threads(threads_before)
             if self.group is not None:
@@ -261,7 +263,7 @@ class TrainingRun:
     def _report(self, stats: dict[str, float]) -> None:
         row = self.metrics.snapshot()
         row["env_steps"], row["sps"] = self.env_steps, row["sps"] * self.world_size
-        self.logger.progress({**row, **stats})
+        self.logger.progress({**row, **{k: float(v) for k, v in stats.items()}})
 
     def _save_checkpoint(self, final: bool) -> None:
         """checkpoint.pt in the run directory, written atomically (final: at
