@@ -6,7 +6,6 @@ actor/learner plumbing live in flockrl.runtime.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,26 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from flockrl.config import Config
+from flockrl.runtime.run_config import RunConfig
+from flockrl.algos.optim import adam
 from flockrl.flat_params import FlatParameters
 
 
 @dataclass
-class DQNConfig(Config):
+class DQNConfig(RunConfig):
     """DQN. The defaults solve CartPole-v1: rl-zoo's tuned values (as
     samples per insert instead of train_freq/gradient_steps) with 3-step
     Double DQN."""
 
     env: str = "CartPole-v1"
     """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any gymnasium id with discrete actions."""
-    total_steps: int = 100_000
-    """Environment steps to train for (all actors together)."""
-    seed: int = 0
-    """Seeds torch, the envs, exploration and the replay buffer."""
-    num_actors: int = 1
-    """Actor threads, each with its own vector env and policy copy."""
-    envs_per_actor: int = 8
-    """Envs each actor steps together (more amortise the actor's Python work per step, leaving the learner the GIL)."""
     hidden_sizes: tuple[int, ...] = (256, 256)
     """Widths of the Q-network's hidden layers (ReLU)."""
     dueling: bool = False
@@ -74,18 +66,8 @@ class DQNConfig(Config):
     """Importance-sampling exponent at the start, annealed to 1 over training."""
     publish_interval: int = 16
     """Learner updates between publishing weights to the actors."""
-    eval_interval: int = 10_000
-    """Environment steps between evaluations (0: only at the end)."""
-    eval_episodes: int = 20
-    """Episodes per evaluation (greedy policy, separate envs)."""
-    checkpoint_interval: int = 20_000
-    """Environment steps between checkpoints in the run directory (0: only at the end)."""
     save_replay: bool = False
     """Also save the replay buffer (replay.bin) with the final checkpoint, so a resumed run needs no refill."""
-    stop_at_return: float = math.inf
-    """Stop once an evaluation's mean return reaches this (inf: never; time-to-solve benchmarks)."""
-    device: str = "auto"
-    """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
 
     def validate(self) -> None:
         super().validate()
@@ -99,13 +81,9 @@ class DQNConfig(Config):
         self.check_range("beta_start", 0, 1)
         self.check_range("samples_per_insert", 0, None)
         self.check_range("max_grad_norm", 0, None)
-        if math.isnan(self.stop_at_return):
-            raise ValueError("config stop_at_return: expected a number or inf, got nan")
-        for name in ("total_steps", "num_actors", "envs_per_actor", "n_step", "batch_size", "buffer_size",
-                     "target_update_interval", "publish_interval", "eval_episodes"):
+        for name in ("n_step", "batch_size", "buffer_size", "target_update_interval", "publish_interval"):
             self.check_range(name, 1, None)
-        for name in ("learning_starts", "eval_interval", "checkpoint_interval"):
-            self.check_range(name, 0, None)
+        self.check_range("learning_starts", 0, None)
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
         if self.learning_starts > self.buffer_size:
@@ -204,7 +182,7 @@ class DQNLearner:
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         self.flat = FlatParameters(self.online)  # one tensor to zero, clip and step
-        self.optimizer = _adam([self.flat.param], config.lr, device)
+        self.optimizer = adam([self.flat.param], config.lr)
         self.updates = 0
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -253,15 +231,6 @@ class DQNLearner:
         self.target.load_state_dict(state["target"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.updates = int(state["updates"])
-
-
-def _adam(params: Any, lr: float, device: torch.device) -> torch.optim.Adam:
-    """Adam, fused into one kernel where torch supports it (3x faster per
-    step than the per-tensor loop for small nets)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
 
 
 def apex_epsilons(num_actors: int, epsilon: float = 0.4, alpha: float = 7.0) -> list[float]:

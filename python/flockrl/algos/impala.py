@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import vtrace
 from flockrl.algos.optim import adam
+from flockrl.flat_params import FlatParameters
 from flockrl.runtime.sync import SYNC_MODES
 
 STAT_NAMES = ("policy_loss", "value_loss", "entropy", "mean_rho", "clipped_rho_fraction")
@@ -62,7 +62,8 @@ class ImpalaLearner:
     def __init__(self, config: ImpalaConfig, obs_space: gym.Space, action_space: gym.Space, device: torch.device):
         self.config, self.device = config, device
         self.net = make_actor_critic(config, obs_space, action_space).to(device)
-        self.optimizer = adam(self.net.parameters(), config.lr)
+        self.flat = FlatParameters(self.net)  # one tensor to zero, clip and step
+        self.optimizer = adam([self.flat.param], config.lr)
         self.updates = 0
 
     def update(self, rollouts: list[dict[str, Any]], env_steps: int) -> dict[str, float]:
@@ -82,10 +83,10 @@ class ImpalaLearner:
         value_loss = 0.5 * (vs - values).square().mean()
         entropy = net.dist.entropy(params).mean()
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        self.optimizer.zero_grad(set_to_none=True)
+        self.flat.zero_grad()
         loss.backward()
         if c.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
+            self.flat.clip_grad_norm_(c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),

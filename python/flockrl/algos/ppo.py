@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
+from flockrl.flat_params import FlatParameters
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
 from flockrl.runtime.sync import SYNC_MODES
 
@@ -104,7 +104,8 @@ class PPOLearner:
         observation statistics this learner shares."""
         self.config, self.device, self.group = config, device, group
         self.net = make_actor_critic(config, obs_space, action_space).to(device)
-        self.optimizer = adam(self.net.parameters(), config.lr, eps=1e-5)
+        self.flat = FlatParameters(self.net)  # one tensor to zero, average, clip and step
+        self.optimizer = adam([self.flat.param], config.lr, eps=1e-5)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         self.updates = 0  # gradient steps
@@ -162,12 +163,12 @@ class PPOLearner:
             value_loss = (values - mb["return"]).square().mean()
         entropy = net.dist.entropy(params).mean()
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        self.optimizer.zero_grad(set_to_none=True)
+        self.flat.zero_grad()
         loss.backward()
         if self.group is not None:
-            self.group.average_gradients(list(net.parameters()))
+            self.group.average_(self.flat.param.grad)
         if c.max_grad_norm > 0:
-            nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)
+            self.flat.clip_grad_norm_(c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
         with torch.no_grad():

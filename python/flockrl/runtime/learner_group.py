@@ -41,17 +41,10 @@ class LearnerGroup:
         """Rank 0 evaluates, logs and writes checkpoints."""
         return self.rank == 0
 
-    def average_gradients(self, params: list[torch.Tensor]) -> None:
-        """Every parameter's .grad becomes the group's mean, in one all-reduce."""
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        offset = 0
-        for p, g in zip(params, grads):
-            n = g.numel()
-            p.grad = flat[offset:offset + n].view_as(p)
-            offset += n
+    def average_(self, tensor: torch.Tensor) -> None:
+        """`tensor` (a learner's flat gradient) becomes the group's mean, in place."""
+        dist.all_reduce(tensor)
+        tensor /= self.world_size
 
     def broadcast_module(self, module: torch.nn.Module) -> None:
         """Rank 0's parameters and buffers everywhere."""
