@@ -9,9 +9,13 @@ pytest.importorskip("torch")
 from flockrl.algos.dqn import DQNConfig  # noqa: E402
 
 
-def test_every_field_has_a_docstring():
-    docs = DQNConfig.help()
-    missing = [k for k in DQNConfig().to_dict() if not docs.get(k)]
+@pytest.mark.parametrize("algo", ["dqn", "apex", "ppo", "a3c", "impala"])
+def test_every_field_has_a_docstring(algo):
+    from flockrl.algos.registry import config_class
+
+    cls = config_class(algo)
+    docs = cls.help()
+    missing = [k for k in cls().to_dict() if not docs.get(k)]
     assert not missing
 
 
