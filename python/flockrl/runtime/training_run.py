@@ -138,13 +138,14 @@ class TrainingRun:
         """Starts the actors and runs the learner loop (_learner_loop)."""
         raise NotImplementedError
 
-    def _learner_loop(self, step: Callable[[], None], threads: list[threading.Thread], wake: Callable[[], None],
-                      cleanup: Callable[[], None]) -> TrainResult:
-        """Calls step() (one learner iteration; it may store stats in
-        self._stats, and returns False when it learned nothing) until total_steps, with evaluations, checkpoints and
-        progress lines in between. On the way out, also on Ctrl-C: stops
-        the actors, wake() releases whatever they wait on, joins them, then
-        cleanup(); a final evaluation and checkpoint follow."""
+    def _learner_loop(self, step: Callable[[], bool | None], threads: list[threading.Thread],
+                      wake: Callable[[], None], cleanup: Callable[[], None]) -> TrainResult:
+        """Calls step() (one learner iteration: it may store stats in
+        self._stats, and returns False when it learned nothing) until
+        total_steps, with evaluations, checkpoints and progress lines in
+        between. On the way out, also on Ctrl-C: stops the actors, wake()
+        releases whatever they wait on, joins them, then cleanup(); a final
+        evaluation and checkpoint follow."""
         c = self.config
         interrupted, next_log = False, 0.0
         next_eval = next_multiple(self.env_steps, c.eval_interval)
