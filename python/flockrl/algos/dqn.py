@@ -67,7 +67,7 @@ class DQNConfig(RunConfig):
     publish_interval: int = 16
     """Learner updates between publishing weights to the actors."""
     save_replay: bool = False
-    """Also save the replay buffer (replay.bin) with the final checkpoint, so a resumed run needs no refill."""
+    """Also save the replay buffer (replay.bin) with every checkpoint (actors paused meanwhile), so a resumed run needs no refill."""
 
     def validate(self) -> None:
         super().validate()

@@ -22,6 +22,7 @@ from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, QNetwork
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
+from flockrl.runtime.pause_gate import PauseGate
 from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
 
 
@@ -78,6 +79,7 @@ class DQNTrainer(TrainingRun):
         torch.manual_seed(config.seed)
         self.learner = DQNLearner(config, int(np.prod(self.obs_shape)), self.num_actions, self.device)
         self.replay: ReplayBuffer | None = None
+        self._gate = PauseGate()  # actors' adds, paused for mid-run replay saves
         if resume:
             self._resume()
 
@@ -86,6 +88,7 @@ class DQNTrainer(TrainingRun):
         replay = self.replay = self._make_replay()
         if self.resumed and c.save_replay and (self.run_dir / "replay.bin").exists():
             replay.load(self.run_dir / "replay.bin")
+            print(f"replay restored: {len(replay)} transitions", file=self.log)
         store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
         self._stats = {"loss": float("nan")}
 
@@ -143,14 +146,19 @@ class DQNTrainer(TrainingRun):
         if isinstance(c, ApexConfig):
             fixed = c.actor_epsilons()[index]
             policy = EpsilonGreedy(net, self.num_actions, lambda _: fixed, rng)
-
-            def sink(tr: dict[str, np.ndarray]) -> bool:
-                return replay.add(**tr, priorities=initial_priorities(net, tr))
         else:
             policy = EpsilonGreedy(net, self.num_actions, c.epsilon, rng)
 
-            def sink(tr: dict[str, np.ndarray]) -> bool:
-                return replay.add(**tr)
+        def sink(tr: dict[str, np.ndarray]) -> bool:
+            priorities = initial_priorities(net, tr) if isinstance(c, ApexConfig) else None
+            # Short waits on the rate limiter, each inside the pause gate, so a
+            # mid-run replay save never waits for an actor the limiter holds.
+            while not self._stop.is_set():
+                with self._gate.passage():
+                    if replay.add(**tr, priorities=priorities, timeout=0.05):
+                        return True
+            return False
+
         env, _ = self._make_actor_env(index)
         try:
             Actor(env, policy, weights, sink, self.metrics, n_step=c.n_step, gamma=c.gamma).run(
@@ -165,7 +173,11 @@ class DQNTrainer(TrainingRun):
 
     def _save_checkpoint(self, final: bool) -> None:
         """The checkpoint, and with save_replay the replay (replay.bin, also
-        atomic): only at the end, since saving it needs the actors stopped."""
-        if self.run_dir is not None and final and self.replay is not None and self.config.save_replay:
+        atomic) as of the same moment: mid-run, with the actors paused
+        between their adds (the learner, saving, changes nothing either)."""
+        if self.run_dir is None or self.replay is None or not self.config.save_replay:
+            super()._save_checkpoint(final)
+            return
+        with self._gate.paused():
             self.replay.save(self.run_dir / "replay.bin")
-        super()._save_checkpoint(final)
+            super()._save_checkpoint(final)
