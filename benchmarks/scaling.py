@@ -71,11 +71,14 @@ def plot(rows: list[dict], actor_counts: list[int], path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for key in sorted({(r["algo"], r["sync"]) for r in rows}):
-        mine = [r for r in rows if (r["algo"], r["sync"]) == key]
-        label = f"{key[0]} {key[1]}"
-        axes[0].plot([r["actors"] for r in mine], [r["sps"] for r in mine], marker="o", label=label)
-        axes[1].plot([r["actors"] for r in mine], [r["solve_seconds"] for r in mine], marker="o", label=label)
+    styles = {"ppo": "-", "a3c": "--", "impala": ":"}  # line style per algorithm, colour per mode
+    colors = {"sync": "tab:blue", "bounded": "tab:orange", "async": "tab:green", "coordinator": "tab:red",
+              "fedavg": "tab:purple"}
+    for algo, sync in sorted({(r["algo"], r["sync"]) for r in rows}):
+        mine = [r for r in rows if (r["algo"], r["sync"]) == (algo, sync)]
+        style = {"linestyle": styles.get(algo, "-"), "color": colors.get(sync), "marker": "o", "label": f"{algo} {sync}"}
+        axes[0].plot([r["actors"] for r in mine], [r["sps"] for r in mine], **style)
+        axes[1].plot([r["actors"] for r in mine], [r["solve_seconds"] for r in mine], **style)
     for ax, ylabel in zip(axes, ("env steps/s (training)", "seconds to solve CartPole-v1")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(actor_counts, [str(a) for a in actor_counts])
