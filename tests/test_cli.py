@@ -155,7 +155,8 @@ def test_ppo_train_resume_and_eval_continuous(tmp_path):
     evals = (run / "eval.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in evals[1:]] == ["1024", "2048"]
     header = (run / "progress.csv").read_text().splitlines()[0]
-    assert header.endswith("policy_loss,value_loss,entropy,approx_kl,clip_fraction,explained_variance,lr,clip_range")
+    assert header.endswith("policy_loss,value_loss,entropy,approx_kl,clip_fraction,explained_variance,lr,clip_range,"
+                           "behaviour_weight")
     result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Pendulum-v1: ")

@@ -37,10 +37,7 @@ def fake_rollout(net, T=8, N=4, seed=0):
             "last_value": torch.randn(N, generator=g).numpy(), "version": 1, "actor": 0}
 
 
-def reference_loss(net, r, c, clip):
-    advantages, returns = gae(r["reward"], r["value"], r["done"], r["last_value"], c.gamma, c.gae_lambda)
-    adv = torch.from_numpy(advantages.reshape(-1))
-    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+def log_probs_and_dist(net, r):
     params, values = net(torch.from_numpy(r["obs"].reshape(-1, 4)))
     if net.discrete:
         dist = torch.distributions.Categorical(logits=params)
@@ -48,8 +45,19 @@ def reference_loss(net, r, c, clip):
     else:
         dist = torch.distributions.Independent(torch.distributions.Normal(params[0], params[1].exp()), 1)
         actions = torch.from_numpy(r["action"].reshape(-1, r["action"].shape[-1]))
-    ratio = torch.exp(dist.log_prob(actions) - torch.from_numpy(r["log_prob"].reshape(-1)))
-    surrogate = torch.min(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv).mean()
+    return dist.log_prob(actions), dist, values
+
+
+def reference_loss(net, r, c, clip, proximal):
+    """Decoupled PPO (Hilton et al. 2021, eq. 2): the ratio to the proximal
+    policy, clipped, weighted by min(1, proximal / behaviour)."""
+    advantages, returns = gae(r["reward"], r["value"], r["done"], r["last_value"], c.gamma, c.gae_lambda)
+    adv = torch.from_numpy(advantages.reshape(-1))
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    log_prob, dist, values = log_probs_and_dist(net, r)
+    weight = torch.exp(proximal - torch.from_numpy(r["log_prob"].reshape(-1))).clamp(max=1.0)
+    ratio = torch.exp(log_prob - proximal)
+    surrogate = (weight * torch.min(ratio * adv, torch.clamp(ratio, 1 - clip, 1 + clip) * adv)).mean()
     old_values, target = torch.from_numpy(r["value"].reshape(-1)), torch.from_numpy(returns.reshape(-1))
     clipped = old_values + torch.clamp(values - old_values, -c.clip_value, c.clip_value)
     value_loss = torch.max((values - target) ** 2, (clipped - target) ** 2).mean()
@@ -58,20 +66,25 @@ def reference_loss(net, r, c, clip):
 
 @pytest.mark.parametrize("action_space", [gym.spaces.Discrete(3), gym.spaces.Box(-1, 1, (2,), np.float32)])
 def test_update_equals_a_reference_adam_step(action_space):
-    c = PPOConfig(epochs=1, minibatch_size=32, ent_coef=0.01, clip_value=0.1, total_steps=1000, lr=3e-3)
+    # Two epochs of one full-batch step each: the second step's ratios have
+    # moved away from 1, so clipping acts.
+    c = PPOConfig(epochs=2, minibatch_size=32, ent_coef=0.01, clip_value=0.1, total_steps=1000, lr=0.03)
     torch.manual_seed(0)
     learner = PPOLearner(c, OBS, action_space, torch.device("cpu"))
     reference = copy.deepcopy(learner.net)
-    rollout = fake_rollout(learner.net)
+    rollout = fake_rollout(learner.net)  # behaviour log-probs off by noise, as from older weights
     env_steps = 250  # a quarter through: lr and clip annealed to 3/4
     stats = learner.update([rollout], env_steps)
     assert stats["lr"] == pytest.approx(0.75 * c.lr) and stats["clip_range"] == pytest.approx(0.75 * c.clip_range)
-    assert 0 < stats["clip_fraction"] < 1  # the reference's clipping branch is exercised
+    assert 0 < stats["clip_fraction"] < 1 and 0 < stats["behaviour_weight"] < 1  # both branches exercised
+    with torch.no_grad():
+        proximal = log_probs_and_dist(reference, rollout)[0]
     optimizer = torch.optim.Adam(reference.parameters(), lr=0.75 * c.lr, eps=1e-5)
-    loss = reference_loss(reference, rollout, c, 0.75 * c.clip_range)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(reference.parameters(), c.max_grad_norm)
-    optimizer.step()
+    for _ in range(2):
+        optimizer.zero_grad()
+        reference_loss(reference, rollout, c, 0.75 * c.clip_range, proximal).backward()
+        torch.nn.utils.clip_grad_norm_(reference.parameters(), c.max_grad_norm)
+        optimizer.step()
     for (name, got), want in zip(learner.net.named_parameters(), reference.parameters()):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6, msg=name)
 
@@ -128,5 +141,5 @@ def test_normalize_obs_statistics_travel_with_the_weights():
 
 def test_ppo_learns_cartpole_clearly_better_than_random():
     """A random policy averages about 22 on CartPole-v1."""
-    _, result = short_run(total_steps=16_384, eval_episodes=10)
+    _, result = short_run(total_steps=24_576, eval_episodes=10)
     assert result.final_eval["mean"] >= 150

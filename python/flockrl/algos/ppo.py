@@ -1,7 +1,8 @@
 """PPO (Schulman et al. 2017): clipped surrogate objective, GAE(lambda),
 optional value clipping, entropy bonus, minibatch epochs, per-minibatch
 advantage normalisation, observation normalisation, discrete and Gaussian
-actions, linear learning-rate and clip-range annealing. The update rule
+actions, linear learning-rate and clip-range annealing; decoupled from the
+behaviour policy (Hilton et al. 2021) so that stale rollouts still train. The update rule
 lives here; rollouts come from flockrl.runtime."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from flockrl.runtime.sync import SYNC_MODES
 
 
 STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "lr",
-              "clip_range")
+              "clip_range", "behaviour_weight")
 """What PPOLearner.update reports (means over the update's minibatches)."""
 
 
@@ -125,6 +126,14 @@ class PPOLearner:
         clip = c.clip_range * left if c.anneal_clip else c.clip_range
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        with torch.no_grad():  # the proximal policy: the learner's own, as this update starts
+            params, _ = net(data["obs"])
+            proximal = net.dist.log_prob(params, data["action"])
+        # Decoupled PPO (Hilton et al. 2021): clip around the proximal policy, and
+        # weight by proximal / behaviour (truncated at 1) for rollouts collected by
+        # older weights (async, bounded); with no lag the weight is 1, plain PPO.
+        data["behaviour_weight"] = torch.exp(proximal - data["log_prob"]).clamp(max=1.0)
+        data["log_prob"] = proximal
         size = len(data["advantage"])
         sums = np.zeros(5)  # policy loss, value loss, entropy, approx KL, clip fraction
         steps = 0
@@ -144,7 +153,8 @@ class PPOLearner:
         values, returns = data["value"], data["return"]
         explained = 1.0 - float((returns - values).var() / returns.var()) if returns.var() > 0 else float("nan")
         return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "approx_kl": means[3],
-                "clip_fraction": means[4], "explained_variance": explained, "lr": lr, "clip_range": clip}
+                "clip_fraction": means[4], "explained_variance": explained, "lr": lr, "clip_range": clip,
+                "behaviour_weight": float(data["behaviour_weight"].mean())}
 
     def _step(self, mb: dict[str, torch.Tensor], clip: float) -> np.ndarray:
         c, net = self.config, self.net
@@ -155,7 +165,8 @@ class PPOLearner:
         advantages = mb["advantage"]
         if c.normalize_advantages and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        policy_loss = -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+        surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+        policy_loss = -(mb["behaviour_weight"] * surrogate).mean()
         if c.clip_value > 0:
             clipped = mb["value"] + (values - mb["value"]).clamp(-c.clip_value, c.clip_value)
             value_loss = torch.max((values - mb["return"]).square(), (clipped - mb["return"]).square()).mean()
