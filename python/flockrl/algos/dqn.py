@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from flockrl.runtime.run_config import RunConfig
-from flockrl.algos.optim import adam
+from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
 
 
@@ -200,11 +200,7 @@ class DQNLearner:
         if "weights" in batch:
             losses = losses * batch["weights"].float()
         loss = losses.mean()
-        self.flat.zero_grad()
-        loss.backward()
-        if c.max_grad_norm > 0:
-            self.flat.clip_grad_norm_(c.max_grad_norm)
-        self.optimizer.step()
+        gradient_step(self.flat, self.optimizer, loss, c.max_grad_norm)
         self.updates += 1
         if self.updates % c.target_update_interval == 0:
             self.update_target()

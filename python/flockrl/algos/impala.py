@@ -16,7 +16,7 @@ import torch
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import vtrace
-from flockrl.algos.optim import adam
+from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.sync import SYNC_MODES
 
@@ -83,11 +83,7 @@ class ImpalaLearner:
         value_loss = 0.5 * (vs - values).square().mean()
         entropy = net.dist.entropy(params).mean()
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        self.flat.zero_grad()
-        loss.backward()
-        if c.max_grad_norm > 0:
-            self.flat.clip_grad_norm_(c.max_grad_norm)
-        self.optimizer.step()
+        gradient_step(self.flat, self.optimizer, loss, c.max_grad_norm)
         self.updates += 1
         return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
                 "mean_rho": rho.mean().item(), "clipped_rho_fraction": (rho > c.rho_bar).float().mean().item()}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from flockrl.flat_params import FlatParameters
 
 
 def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
@@ -15,3 +18,17 @@ def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, eps=eps)
+
+
+def gradient_step(flat: FlatParameters, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                  max_grad_norm: float, average: Callable[[torch.Tensor], None] | None = None) -> None:
+    """One step on `loss`: zero the (flat) gradient, backward, average it
+    across data-parallel learners (average(flat gradient), in place), clip
+    its norm (0: no clipping), step."""
+    flat.zero_grad()
+    loss.backward()
+    if average is not None:
+        average(flat.param.grad)
+    if max_grad_norm > 0:
+        flat.clip_grad_norm_(max_grad_norm)
+    optimizer.step()

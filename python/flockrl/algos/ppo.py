@@ -17,7 +17,7 @@ import torch
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
-from flockrl.algos.optim import adam
+from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
 from flockrl.runtime.sync import SYNC_MODES
@@ -174,13 +174,8 @@ class PPOLearner:
             value_loss = (values - mb["return"]).square().mean()
         entropy = net.dist.entropy(params).mean()
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        self.flat.zero_grad()
-        loss.backward()
-        if self.group is not None:
-            self.group.average_(self.flat.param.grad)
-        if c.max_grad_norm > 0:
-            self.flat.clip_grad_norm_(c.max_grad_norm)
-        self.optimizer.step()
+        gradient_step(self.flat, self.optimizer, loss, c.max_grad_norm,
+                      self.group.average_ if self.group is not None else None)
         self.updates += 1
         with torch.no_grad():
             approx_kl = ((ratio - 1) - log_ratio).mean()

@@ -4,46 +4,29 @@ listing the names costs nothing."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-ALGORITHMS = ("dqn", "apex", "ppo", "a3c", "impala")
+# name -> (module, config class, trainer module, trainer class)
+_CLASSES = {
+    "dqn": ("flockrl.algos.dqn", "DQNConfig", "flockrl.algos.dqn_trainer", "DQNTrainer"),
+    "apex": ("flockrl.algos.dqn", "ApexConfig", "flockrl.algos.dqn_trainer", "DQNTrainer"),
+    "ppo": ("flockrl.algos.ppo", "PPOConfig", "flockrl.algos.ppo_trainer", "PPOTrainer"),
+    "a3c": ("flockrl.algos.a3c", "A3CConfig", "flockrl.algos.a3c_trainer", "A3CTrainer"),
+    "impala": ("flockrl.algos.impala", "ImpalaConfig", "flockrl.algos.impala_trainer", "ImpalaTrainer"),
+}
+ALGORITHMS = tuple(_CLASSES)
 
 
 def config_class(algo: str) -> Any:
-    if algo == "ppo":
-        from flockrl.algos.ppo import PPOConfig
-
-        return PPOConfig
-    if algo == "a3c":
-        from flockrl.algos.a3c import A3CConfig
-
-        return A3CConfig
-    if algo == "impala":
-        from flockrl.algos.impala import ImpalaConfig
-
-        return ImpalaConfig
-    from flockrl.algos.dqn import ApexConfig, DQNConfig
-
-    return {"dqn": DQNConfig, "apex": ApexConfig}[algo]
+    module, name, _, _ = _CLASSES[algo]
+    return getattr(importlib.import_module(module), name)
 
 
 def trainer_class(algo: str) -> Any:
-    if algo == "ppo":
-        from flockrl.algos.ppo_trainer import PPOTrainer
-
-        return PPOTrainer
-    if algo == "a3c":
-        from flockrl.algos.a3c_trainer import A3CTrainer
-
-        return A3CTrainer
-    if algo == "impala":
-        from flockrl.algos.impala_trainer import ImpalaTrainer
-
-        return ImpalaTrainer
-    from flockrl.algos.dqn_trainer import DQNTrainer
-
-    return DQNTrainer
+    _, _, module, name = _CLASSES[algo]
+    return getattr(importlib.import_module(module), name)
 
 
 def policy_from_checkpoint(path: str | Path) -> tuple[Any, Any]:
