@@ -20,6 +20,9 @@ class RunLogger:
         """stats: the algorithm's own columns (losses and the like) after the
         run's; tasks: a multi-task run's task names (a return column each)."""
         self.console, self.total_steps = console, total_steps
+        # A terminal gets a progress bar redrawn in place; files and pipes get lines.
+        self._interactive = bool(getattr(console, "isatty", lambda: False)())
+        self._bar_shown = False
         self.columns = RUN_COLUMNS + tuple(f"return_mean/{t}" for t in tasks) + stats
         self.eval_columns = EVAL_COLUMNS + tuple(f"mean/{t}" for t in tasks)
         self._files: list[Any] = []
@@ -44,15 +47,23 @@ class RunLogger:
         return writer, f
 
     def progress(self, row: dict[str, Any]) -> None:
-        print(f"steps {row['env_steps']:>8}/{self.total_steps}  sps {row['sps']:7.0f}  "
-              f"updates/s {row['updates_per_sec']:6.0f}  return {row['return_mean']:7.1f}  "
-              f"spi {row['samples_per_insert']:5.1f}  lag {row['policy_lag']:5.1f}", file=self.console, flush=True)
+        line = (f"steps {row['env_steps']:>8}/{self.total_steps}  sps {row['sps']:7.0f}  "
+                f"updates/s {row['updates_per_sec']:6.0f}  return {row['return_mean']:7.1f}  "
+                f"spi {row['samples_per_insert']:5.1f}  lag {row['policy_lag']:5.1f}")
+        if self._interactive:  # one bar, redrawn in place
+            done = min(1.0, row["env_steps"] / self.total_steps)
+            bar = "#" * int(24 * done) + "." * (24 - int(24 * done))
+            print(f"\r[{bar}] {100 * done:3.0f}%  {line}", end="", file=self.console, flush=True)
+            self._bar_shown = True
+        else:
+            print(line, file=self.console, flush=True)
         self._write(self._progress, self.columns, row)
         if self._tb is not None:
             for key in self.columns[3:]:
                 self._tb.add_scalar(f"train/{key}", row.get(key, math.nan), row["env_steps"])
 
     def evaluation(self, row: dict[str, Any], episodes: int) -> None:
+        self._end_bar()
         per_task = "".join(f"; {k[5:]} {row[k]:.1f}" for k in self.eval_columns[len(EVAL_COLUMNS):])
         print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes"
               f"{per_task}", file=self.console, flush=True)
@@ -69,7 +80,13 @@ class RunLogger:
             writer.writerow([row.get(k, math.nan) for k in columns])  # nan: not measured yet
             f.flush()
 
+    def _end_bar(self) -> None:
+        if self._bar_shown:  # the next line starts below the bar
+            print(file=self.console, flush=True)
+            self._bar_shown = False
+
     def close(self) -> None:
+        self._end_bar()
         if self._tb is not None:
             self._tb.close()
         for f in self._files:
