@@ -17,9 +17,8 @@ import torch
 
 import flockrl
 from flockrl.algos.ppo import PPOConfig, PPOLearner
-from flockrl.runtime import Metrics
+from flockrl.runtime import Metrics, RolloutWorker
 from flockrl.runtime.evaluate import evaluate
-from flockrl.runtime.rollout import RolloutWorker
 
 config = PPOConfig(total_steps=int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
 torch.manual_seed(0)
