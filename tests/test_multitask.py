@@ -85,3 +85,17 @@ def test_multitask_run_reports_each_task(tmp_path):
     header = (tmp_path / "progress.csv").read_text().splitlines()[0]
     assert all(f"return_mean/{t}" in header for t in IDS)
     assert (tmp_path / "eval.csv").read_text().splitlines()[0].endswith(",".join(f"mean/{t}" for t in IDS))
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "flockrl", "eval", str(tmp_path / "checkpoint.pt"), "--episodes", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert all(f"  {t}: " in out.stdout for t in IDS)  # each task's return on its own line
+
+
+def test_multitask_configs_need_an_env_per_task():
+    from flockrl.algos.ppo import PPOConfig
+
+    with pytest.raises(ValueError, match=r"config envs_per_actor: expected at least one per task .* \(3\), got 2"):
+        PPOConfig(env="+".join(IDS), envs_per_actor=2)

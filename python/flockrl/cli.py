@@ -175,6 +175,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from flockrl.algos.registry import policy_from_checkpoint
+    from flockrl.multitask import task_names
     from flockrl.runtime.evaluate import evaluate
 
     if args.episodes < 1:
@@ -185,9 +186,18 @@ def _eval(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as e:
         print(f"flockrl eval: {e}", file=sys.stderr)
         return 2
+    tasks = task_names(config.env)
+    if args.episodes < len(tasks):
+        print(f"flockrl eval: --episodes must be at least the {len(tasks)} tasks of {config.env}, got {args.episodes}",
+              file=sys.stderr)
+        return 2
     returns = evaluate(act, config.env, args.episodes, seed=args.seed)
     print(f"{config.env}: {returns.mean():.2f} +- {returns.std():.2f} over {args.episodes} episodes "
           f"(min {returns.min():.1f}, max {returns.max():.1f})")
+    if len(tasks) > 1:  # evaluation env i runs task i % tasks
+        for t, name in enumerate(tasks):
+            mine = returns[t::len(tasks)]
+            print(f"  {name}: {mine.mean():.2f} +- {mine.std():.2f} over {len(mine)} episodes")
     return 0
 
 

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from flockrl.config import Config
+from flockrl.multitask import task_names
 
 
 @dataclass
@@ -40,3 +41,8 @@ class RunConfig(Config):
             self.check_range(name, 1, None)
         for name in ("eval_interval", "checkpoint_interval"):
             self.check_range(name, 0, None)
+        tasks = len(task_names(self.env))
+        for name in ("envs_per_actor", "eval_episodes"):  # a multi-task env needs one env per task
+            if getattr(self, name) < tasks:
+                raise ValueError(f"config {name}: expected at least one per task of {self.env} ({tasks}), "
+                                 f"got {getattr(self, name)}")
