@@ -29,7 +29,16 @@ class Categorical:
 
     @staticmethod
     def entropy(logits: torch.Tensor) -> torch.Tensor:
+        return Categorical._entropy(torch.log_softmax(logits, dim=-1))
+
+    @staticmethod
+    def log_prob_entropy(logits: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log_prob, entropy) from one log-softmax."""
         log_p = torch.log_softmax(logits, dim=-1)
+        return log_p.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1), Categorical._entropy(log_p)
+
+    @staticmethod
+    def _entropy(log_p: torch.Tensor) -> torch.Tensor:
         return -(log_p.exp() * log_p).sum(dim=-1)
 
     @staticmethod
@@ -60,6 +69,11 @@ class DiagGaussian:
     def entropy(params: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         mean, log_std = params
         return (log_std + 0.5 * (1.0 + _LOG_2PI)).expand_as(mean).sum(dim=-1)
+
+    @staticmethod
+    def log_prob_entropy(params: tuple[torch.Tensor, torch.Tensor],
+                         actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return DiagGaussian.log_prob(params, actions), DiagGaussian.entropy(params)
 
     @staticmethod
     def mode(params: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

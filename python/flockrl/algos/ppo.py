@@ -7,6 +7,7 @@ lives here; rollouts come from flockrl.runtime."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -125,44 +126,64 @@ class PPOLearner:
         clip = c.clip_range * left if c.anneal_clip else c.clip_range
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        size = len(data["advantage"])
-        sums = np.zeros(5)  # policy loss, value loss, entropy, approx KL, clip fraction
+        sums = torch.zeros(5, device=self.device)  # policy loss, value loss, entropy, approx KL, clip fraction
         steps = 0
-        for _ in range(c.epochs):
-            order = torch.randperm(size, generator=self.generator, device=self.device)
-            for start in range(0, size, c.minibatch_size):
-                mb = {k: v[order[start:start + c.minibatch_size]] for k, v in data.items()}
-                sums += self._step(mb, clip)
-                steps += 1
+        for mb in self._minibatches(data):
+            sums += self._step(mb, clip)
+            steps += 1
         if net.obs_norm is not None:
             if self.group is None:
                 net.obs_norm.update(data["obs"])
             else:
                 net.obs_norm.update_moments(*merged_moments(self.group, data["obs"].flatten(1)))
         self.iterations += 1
-        means = sums / max(steps, 1)
+        means = (sums / max(steps, 1)).tolist()  # the update's one read of the stats
         values, returns = data["value"], data["return"]
         explained = 1.0 - float((returns - values).var() / returns.var()) if returns.var() > 0 else float("nan")
         return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "approx_kl": means[3],
                 "clip_fraction": means[4], "explained_variance": explained, "lr": lr, "clip_range": clip}
 
-    def _step(self, mb: dict[str, torch.Tensor], clip: float) -> np.ndarray:
+    def _minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+        """Every epoch's minibatches, in a fresh random order each epoch, with
+        advantages normalised per minibatch. When one minibatch holds the
+        whole batch, order is irrelevant to its gradient: it is the same
+        minibatch every epoch, indexed and normalised once."""
+        c = self.config
+        size = len(data["advantage"])
+        if c.minibatch_size >= size:
+            whole = self._normalized(data)
+            for _ in range(c.epochs):
+                yield whole
+            return
+        for _ in range(c.epochs):
+            order = torch.randperm(size, generator=self.generator, device=self.device)
+            for start in range(0, size, c.minibatch_size):
+                yield self._normalized({k: v[order[start:start + c.minibatch_size]] for k, v in data.items()})
+
+    def _normalized(self, mb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        advantages = mb["advantage"]
+        if not self.config.normalize_advantages or len(advantages) < 2:
+            return mb
+        return {**mb, "advantage": (advantages - advantages.mean()) / (advantages.std() + 1e-8)}
+
+    def _step(self, mb: dict[str, torch.Tensor], clip: float) -> torch.Tensor:
+        """One gradient step; returns its stats (as update's `sums`) without leaving the device."""
         c, net = self.config, self.net
         params, values = net(mb["obs"])
-        log_prob = net.dist.log_prob(params, mb["action"])
+        log_prob, entropy = net.dist.log_prob_entropy(params, mb["action"])
         log_ratio = log_prob - mb["log_prob"]
         ratio = log_ratio.exp()
         advantages = mb["advantage"]
-        if c.normalize_advantages and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         policy_loss = -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
         if c.clip_value > 0:
             clipped = mb["value"] + (values - mb["value"]).clamp(-c.clip_value, c.clip_value)
             value_loss = torch.max((values - mb["return"]).square(), (clipped - mb["return"]).square()).mean()
         else:
             value_loss = (values - mb["return"]).square().mean()
-        entropy = net.dist.entropy(params).mean()
-        loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
+        entropy = entropy.mean()
+        loss = policy_loss + c.vf_coef * value_loss
+        if c.ent_coef > 0:  # else backward need not run through the entropy
+            loss = loss - c.ent_coef * entropy
         self.flat.zero_grad()
         loss.backward()
         if self.group is not None:
@@ -174,8 +195,7 @@ class PPOLearner:
         with torch.no_grad():
             approx_kl = ((ratio - 1) - log_ratio).mean()
             clip_fraction = ((ratio - 1).abs() > clip).float().mean()
-            stats = torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction]).cpu()
-        return stats.numpy().astype(np.float64)
+            return torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates,
