@@ -166,36 +166,45 @@ class PPOLearner:
             return mb
         return {**mb, "advantage": (advantages - advantages.mean()) / (advantages.std() + 1e-8)}
 
+    @torch.no_grad()
     def _step(self, mb: dict[str, torch.Tensor], clip: float) -> torch.Tensor:
         """One gradient step; returns its stats (as update's `sums`) without leaving the device."""
         c, net = self.config, self.net
-        params, values = net(mb["obs"])
+        params, values, tape = net.forward_for_backprop(mb["obs"])
         log_prob, entropy = net.dist.log_prob_entropy(params, mb["action"])
         log_ratio = log_prob - mb["log_prob"]
         ratio = log_ratio.exp()
-        advantages = mb["advantage"]
-        policy_loss = -torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages).mean()
+        surrogate = ratio * mb["advantage"]
+        clipped_surrogate = ratio.clamp(1 - clip, 1 + clip) * mb["advantage"]
+        policy_loss = -torch.min(surrogate, clipped_surrogate).mean()
+        error = values - mb["return"]
         if c.clip_value > 0:
-            clipped = mb["value"] + (values - mb["value"]).clamp(-c.clip_value, c.clip_value)
-            value_loss = torch.max((values - mb["return"]).square(), (clipped - mb["return"]).square()).mean()
+            moved = values - mb["value"]
+            clipped_error = mb["value"] + moved.clamp(-c.clip_value, c.clip_value) - mb["return"]
+            value_loss = torch.max(error.square(), clipped_error.square()).mean()
         else:
-            value_loss = (values - mb["return"]).square().mean()
+            value_loss = error.square().mean()
         entropy = entropy.mean()
-        loss = policy_loss + c.vf_coef * value_loss
-        if c.ent_coef > 0:  # else backward need not run through the entropy
-            loss = loss - c.ent_coef * entropy
+        # The gradient of policy_loss + vf_coef * value_loss - ent_coef * entropy, by hand
+        # (net.backprop says why). The min and max pass it to the term they pick; a clamp
+        # passes none where it clips. d(ratio * A) / d log_prob = ratio * A.
+        n = len(ratio)
+        grad_log_prob = torch.where(surrogate <= clipped_surrogate, surrogate, 0.0).mul_(-1.0 / n)
+        if c.clip_value > 0:
+            error = torch.where(error.square() >= clipped_error.square(), error,
+                                clipped_error * (moved.abs() <= c.clip_value))
+        grad_values = error.mul_(2 * c.vf_coef / n)
         self.flat.zero_grad()
-        loss.backward()
+        net.backprop(tape, net.dist.backward(params, mb["action"], grad_log_prob, -c.ent_coef / n), grad_values)
         if self.group is not None:
             self.group.average_(self.flat.param.grad)
         if c.max_grad_norm > 0:
             self.flat.clip_grad_norm_(c.max_grad_norm)
         self.optimizer.step()
         self.updates += 1
-        with torch.no_grad():
-            approx_kl = ((ratio - 1) - log_ratio).mean()
-            clip_fraction = ((ratio - 1).abs() > clip).float().mean()
-            return torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+        return torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates,
