@@ -17,7 +17,7 @@ import torch
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
-from flockrl.algos.optim import adam
+from flockrl.algos.optim import FlatAdam
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
 from flockrl.runtime.sync import SYNC_MODES
@@ -106,7 +106,7 @@ class PPOLearner:
         self.config, self.device, self.group = config, device, group
         self.net = make_actor_critic(config, obs_space, action_space).to(device)
         self.flat = FlatParameters(self.net)  # one tensor to zero, average, clip and step
-        self.optimizer = adam([self.flat.param], config.lr, eps=1e-5)
+        self.optimizer = FlatAdam(self.flat.param, config.lr, eps=1e-5)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         self.updates = 0  # gradient steps
@@ -124,8 +124,7 @@ class PPOLearner:
         left = c.progress_left(env_steps)
         lr = c.lr * left if c.anneal_lr else c.lr
         clip = c.clip_range * left if c.anneal_clip else c.clip_range
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
         sums = torch.zeros(5, device=self.device)  # policy loss, value loss, entropy, approx KL, clip fraction
         steps = 0
         for mb in self._minibatches(data):
