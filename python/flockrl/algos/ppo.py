@@ -30,7 +30,9 @@ STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fractio
 
 @dataclass
 class PPOConfig(ActorCriticConfig):
-    """PPO. The defaults solve CartPole-v1 (rl-zoo's tuned values)."""
+    """PPO. The defaults solve CartPole-v1: rl-zoo's tuned values, but for a
+    2.5x larger learning rate and GAE lambda 0.95 (0.8 there), which need
+    about half the env steps (mean over 20 seeds 11k instead of 22k)."""
 
     ALGORITHM: ClassVar[str] = "PPO"
     SYNC_MODES: ClassVar[tuple[str, ...]] = SYNC_MODES
@@ -41,12 +43,12 @@ class PPOConfig(ActorCriticConfig):
     """Normalise observations with running statistics (updated by the learner, shared with the weights)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian (continuous) actions."""
-    lr: float = 1e-3
+    lr: float = 2.5e-3
     """Adam learning rate (at the start, with anneal_lr)."""
     anneal_lr: bool = True
     """Decay the learning rate linearly to 0 over total_steps."""
     gamma: float = 0.98
-    gae_lambda: float = 0.8
+    gae_lambda: float = 0.95
     """GAE lambda (1: Monte Carlo returns, 0: one-step TD)."""
     clip_range: float = 0.2
     """PPO's probability-ratio clip epsilon (at the start, with anneal_clip)."""
@@ -76,7 +78,7 @@ class PPOConfig(ActorCriticConfig):
             # Longer rollouts and a short horizon (gamma 0.9), as rl-zoo's
             # Pendulum-v1 entry, without its state-dependent exploration.
             "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,
-                            "gae_lambda": 0.95},
+                            "gae_lambda": 0.95, "lr": 1e-3},
         }
 
     def progress_left(self, env_steps: int) -> float:
