@@ -6,8 +6,8 @@ lives here; rollouts come from flockrl.runtime."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
