@@ -8,7 +8,8 @@ machine in one run.
 SB3 uses rl-zoo's entries. CartPole-v1: 8 envs, n_steps 32, batch 256, GAE
 lambda 0.8, gamma 0.98, 20 epochs, entropy 0, learning rate and clip range
 decaying linearly from 1e-3 and 0.2; flockrl's default PPOConfig has the
-same values (one actor thread with 8 native envs, sync mode). Pendulum-v1:
+same values but for lr 2.5e-3 and GAE lambda 0.95 (one actor thread with 8
+native envs, sync mode). Pendulum-v1:
 4 envs, n_steps 1024, GAE lambda 0.95, gamma 0.9, 10 epochs, lr 1e-3,
 clip 0.2, gSDE; flockrl its Pendulum-v1 preset (PPOConfig.for_env). See
 solve_race.py for how both are timed. Needs ``pip install

@@ -111,14 +111,20 @@ class Adam:
         return torch.zeros_like(p), torch.zeros_like(p)
 
     def apply(self, p: Any, g: Any, state: tuple, step: int) -> None:
-        exp_avg, exp_avg_sq = state
-        beta1, beta2 = self.betas
-        exp_avg.lerp_(g, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-        bias_correction1 = 1 - beta1**step
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        p.addcdiv_(exp_avg, denom, value=-(self.lr / bias_correction1))
+        adam_step_(p, g, state, step, self.lr, self.betas, self.eps)
+
+
+def adam_step_(p: Any, g: Any, state: tuple, step: int, lr: float, betas: tuple[float, float], eps: float) -> None:
+    """Adam's step `step` (from 1) on tensor p with gradient g and state
+    (exp_avg, exp_avg_sq), in place, op for op as torch.optim.Adam."""
+    exp_avg, exp_avg_sq = state
+    beta1, beta2 = betas
+    exp_avg.lerp_(g, 1 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+    bias_correction1 = 1 - beta1**step
+    bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+    denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+    p.addcdiv_(exp_avg, denom, value=-(lr / bias_correction1))
 
 
 class SharedOptimizer:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from flockrl.algos import mlp_backprop
 from flockrl.algos.distributions import Categorical, DiagGaussian
 from flockrl.algos.running_norm import RunningNorm
 from flockrl.multitask import action_mask_of
@@ -78,8 +79,8 @@ class ActorCritic(nn.Module):
             obs = self.obs_norm(obs)
         return obs.flatten(1)
 
-    def _policy_params(self, obs: torch.Tensor, x: torch.Tensor) -> Any:
-        out = self.policy(x)
+    def _policy_params(self, obs: torch.Tensor, out: torch.Tensor) -> Any:
+        """The distribution's parameters from the policy MLP's output."""
         if not self.discrete:
             return out, self.log_std
         if self.logit_bias is not None:
@@ -90,7 +91,29 @@ class ActorCritic(nn.Module):
     def forward(self, obs: torch.Tensor) -> tuple[Any, torch.Tensor]:
         """(distribution parameters, values [B])."""
         x = self._features(obs)
-        return self._policy_params(obs, x), self.value(x).squeeze(-1)
+        return self._policy_params(obs, self.policy(x)), self.value(x).squeeze(-1)
+
+    @torch.no_grad()
+    def forward_for_backprop(self, obs: torch.Tensor) -> tuple[Any, torch.Tensor, Any]:
+        """forward(obs) without autograd, and a tape for backprop."""
+        x = self._features(obs)
+        policy, value = mlp_backprop.forward(self.policy, x), mlp_backprop.forward(self.value, x)
+        return self._policy_params(obs, policy[-1]), value[-1].squeeze(-1), (policy, value)
+
+    @torch.no_grad()
+    def backprop(self, tape: Any, grad_params: Any, grad_values: torch.Tensor) -> None:
+        """Sets every parameter's .grad to d loss / d parameter, given the
+        loss's gradients with respect to forward_for_backprop's distribution
+        parameters and values (see mlp_backprop for why not autograd)."""
+        policy, value = tape
+        if not self.discrete:
+            grad_params, grad_log_std = grad_params
+            if self.log_std.grad is None:
+                self.log_std.grad = torch.empty_like(self.log_std)
+            self.log_std.grad.copy_(grad_log_std)
+        # The logit bias is added to the policy MLP's output: its gradient passes through unchanged.
+        mlp_backprop.backward(self.policy, policy, grad_params)
+        mlp_backprop.backward(self.value, value, grad_values.unsqueeze(-1))
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value(self._features(obs)).squeeze(-1)
@@ -106,7 +129,7 @@ class ActorCritic(nn.Module):
     @torch.no_grad()
     def greedy(self, obs: torch.Tensor) -> torch.Tensor:
         """The most likely action (argmax, or the Gaussian's mean)."""
-        return self.dist.mode(self._policy_params(obs, self._features(obs)))
+        return self.dist.mode(self._policy_params(obs, self.policy(self._features(obs))))
 
 
 def make_actor_critic(config: Any, obs_space: gym.Space, action_space: gym.Space) -> ActorCritic:

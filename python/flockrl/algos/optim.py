@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from flockrl.flat_params import FlatParameters
+from flockrl.gradients import adam_step_
 
 
 def adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
@@ -32,3 +33,33 @@ def gradient_step(flat: FlatParameters, optimizer: torch.optim.Optimizer, loss: 
     if max_grad_norm > 0:
         flat.clip_grad_norm_(max_grad_norm)
     optimizer.step()
+
+
+class FlatAdam:
+    """Adam on one tensor (a FlatParameters.param), as torch.optim.Adam
+    computes it, in five in-place ops. torch's Optimizer.step spends about
+    0.1 ms per call in Python (hooks, grouping, checks), which was a tenth
+    of a PPO gradient step on CartPole. Set `lr` between steps to anneal it."""
+
+    def __init__(self, param: torch.Tensor, lr: float, eps: float = 1e-8, betas: tuple[float, float] = (0.9, 0.999)):
+        self.param, self.lr, self.eps, self.betas = param, lr, eps, betas
+        self.state = (torch.zeros_like(param.detach()), torch.zeros_like(param.detach()))  # exp_avg, exp_avg_sq
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One step along param.grad."""
+        self.steps += 1
+        adam_step_(self.param, self.param.grad, self.state, self.steps, self.lr, self.betas, self.eps)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"exp_avg": self.state[0].clone(), "exp_avg_sq": self.state[1].clone(), "steps": self.steps,
+                "lr": self.lr}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for mine, key in zip(self.state, ("exp_avg", "exp_avg_sq")):
+            if state[key].shape != mine.shape:
+                raise ValueError(f"optimizer state {key}: expected shape {tuple(mine.shape)}, "
+                                 f"got {tuple(state[key].shape)}")
+            mine.copy_(state[key])
+        self.steps, self.lr = int(state["steps"]), float(state["lr"])

