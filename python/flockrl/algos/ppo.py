@@ -2,8 +2,8 @@
 optional value clipping, entropy bonus, minibatch epochs, per-minibatch
 advantage normalisation, observation normalisation, discrete and Gaussian
 actions, linear learning-rate and clip-range annealing; decoupled from the
-behaviour policy (Hilton et al. 2021) so that stale rollouts still train. The update rule
-lives here; rollouts come from flockrl.runtime."""
+behaviour policy (Hilton et al. 2021) so that stale rollouts still train.
+The update rule lives here; rollouts come from flockrl.runtime."""
 
 from __future__ import annotations
 
@@ -199,7 +199,8 @@ class PPOLearner:
         entropy = entropy.mean()
         # The gradient of policy_loss + vf_coef * value_loss - ent_coef * entropy, by hand
         # (net.backprop says why). The min and max pass it to the term they pick; a clamp
-        # passes none where it clips. d(ratio * A) / d log_prob = ratio * A.
+        # passes none where it clips. d(w * ratio * A) / d log_prob = w * ratio * A, w the
+        # (constant) behaviour weight.
         n = len(ratio)
         grad_log_prob = torch.where(surrogate <= clipped_surrogate, surrogate, 0.0).mul_(weight).mul_(-1.0 / n)
         if c.clip_value > 0:
