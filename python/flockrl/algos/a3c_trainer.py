@@ -31,7 +31,6 @@ import torch
 from flockrl.algos.a3c import A3CConfig, A3CLearner, actor_critic_loss, average, gradients
 from flockrl.algos.actor_critic import ActorCritic, greedy_actions, make_actor_critic
 from flockrl.params import ParamStore
-from flockrl.runtime.local_copy import LocalCopy
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
 from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
@@ -111,10 +110,8 @@ class A3CTrainer(TrainingRun):
 
     def _run_worker(self, index: int, store_name: str, exchange: RolloutExchange | None, optimizer: Any) -> None:
         c = self.config
-        weights = LocalCopy(store_name, self._make_net())
-        env, seed = self._make_actor_env(index)
-        net, pull = weights.module, weights.pull
-        try:
+        with self._actor_parts(index, store_name, self._make_net()) as (weights, env, seed):
+            net, pull = weights.module, weights.pull
             worker = RolloutWorker(env, net, self.metrics, gamma=c.gamma, seed=seed, index=index)
             if c.sync == "fedavg":
                 self._run_fedavg_rounds(index, worker, pull, exchange)
@@ -132,11 +129,6 @@ class A3CTrainer(TrainingRun):
                 self.metrics.add_update(steps)
             if exchange is not None:
                 exchange.retire(index)
-        except Closed:
-            pass
-        finally:
-            env.close()
-            weights.close()
 
     def _run_fedavg_rounds(self, index: int, worker: RolloutWorker, pull: Any, exchange: RolloutExchange) -> None:
         c, net = self.config, worker.net

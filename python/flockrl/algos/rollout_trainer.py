@@ -17,7 +17,6 @@ import torch
 
 from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
 from flockrl.params import ParamStore
-from flockrl.runtime.local_copy import LocalCopy
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
 from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
@@ -88,19 +87,13 @@ class RolloutTrainer(TrainingRun):
 
     def _run_actor(self, index: int, store_name: str, exchange: RolloutExchange) -> None:
         c = self.config
-        weights = LocalCopy(store_name, make_actor_critic(c, self.obs_space, self.action_space))
-        env, seed = self._make_actor_env(index)
-        try:
+        with self._actor_parts(index, store_name, make_actor_critic(c, self.obs_space, self.action_space)) as (
+                weights, env, seed):
             worker = RolloutWorker(env, weights.module, self.metrics, gamma=c.gamma, seed=seed, index=index)
             while not self._stop.is_set() and self._claim_steps(c.rollout_steps * c.envs_per_actor):
                 version = exchange.begin(index, weights.pull)
                 exchange.submit(index, worker.collect(c.rollout_steps, version))
             exchange.retire(index)
-        except Closed:
-            pass
-        finally:
-            env.close()
-            weights.close()
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         return greedy_actions(self.learner.net, self.action_space, obs)

@@ -13,7 +13,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ from flockrl.multitask import is_multitask, task_names
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.denormals import flush_denormals
 from flockrl.runtime.evaluate import evaluate
+from flockrl.runtime.local_copy import LocalCopy
 from flockrl.runtime.logger import RunLogger
 from flockrl.runtime.metrics import Metrics
 from flockrl.runtime.run_config import RunConfig
+from flockrl.runtime.sync import Closed
 
 
 @dataclass
@@ -190,6 +193,21 @@ class TrainingRun:
         rank = self.group.rank if self.group is not None else 0
         seed = c.seed * 1000 + (rank * c.num_actors + index) * c.envs_per_actor + 1
         return make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), seed
+
+    @contextmanager
+    def _actor_parts(self, index: int, store_name: str, net: Any) -> Iterator[tuple[LocalCopy, Any, int]]:
+        """Actor `index`'s copy of the weights (`net`, kept in step with the
+        store) and its env and seed; both closed on the way out, where a
+        closed exchange (the run stopping) ends the actor quietly."""
+        weights = LocalCopy(store_name, net)
+        env, seed = self._make_actor_env(index)
+        try:
+            yield weights, env, seed
+        except Closed:
+            pass
+        finally:
+            env.close()
+            weights.close()
 
     def _start_actors(self, target: Callable[[int], None], on_failure: Callable[[], None]) -> list[threading.Thread]:
         """num_actors daemon threads running target(index); an exception in
