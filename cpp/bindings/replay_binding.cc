@@ -183,8 +183,13 @@ class PyReplay {
     return true;
   }
 
-  // Returns None if the rate limiter did not allow the sample within `timeout`.
-  py::object Sample(int64_t batch, double beta, double timeout) {
+  // Returns None if the rate limiter did not allow the sample within
+  // `timeout`, else (arrays, handles, weights, masses): weights None for
+  // uniform buffers, masses (each item's p^alpha) only when asked for.
+  py::object Sample(int64_t batch, double beta, double timeout, bool with_masses) {
+    if (with_masses && !buffer_.config().prioritized) {
+      throw py::value_error("sample: masses need a PrioritizedReplayBuffer");
+    }
     if (batch < 1) throw py::value_error("batch_size: expected an int >= 1, got " + std::to_string(batch));
     if (!(beta >= 0 && std::isfinite(beta))) {
       throw py::value_error("beta: expected a finite number >= 0, got " + std::to_string(beta));
@@ -221,12 +226,19 @@ class PyReplay {
       w = wa.mutable_data();
       weights = wa;
     }
+    py::object masses = py::none();
+    double* m = nullptr;
+    if (with_masses) {
+      py::array_t<double> ma(batch);
+      m = ma.mutable_data();
+      masses = ma;
+    }
     int64_t* h = handles.mutable_data();
     {
       py::gil_scoped_release release;
-      buffer_.Sample(batch, beta, dst, h, w);
+      buffer_.Sample(batch, beta, dst, h, w, m);
     }
-    return py::make_tuple(out, handles, weights);
+    return py::make_tuple(out, handles, weights, masses);
   }
 
   int64_t UpdatePriorities(const py::array_t<int64_t, py::array::c_style>& handles,
@@ -272,6 +284,14 @@ class PyReplay {
   // Wakes threads blocked by the rate limiter: their add/sample give up.
   void Interrupt() {
     if (RateLimiter* limiter = buffer_.rate_limiter()) limiter->Interrupt();
+  }
+
+  // (sum, min) of p^alpha over the filled slots: two atomic loads, so a
+  // concurrent add or update may land between them.
+  py::tuple mass() const {
+    const PriorityTree* t = buffer_.tree();
+    if (!t) throw py::value_error("mass: needs a PrioritizedReplayBuffer");
+    return py::make_tuple(t->Total(), t->Min());
   }
 
   int64_t size() const { return buffer_.Size(); }
@@ -393,7 +413,9 @@ void BindReplay(py::module_& m) {
            py::arg("timeout") = -1.0)
       .def("add_if_exact", &PyReplay::AddIfExact, py::arg("items"), py::arg("priorities") = std::nullopt,
            py::arg("timeout") = -1.0)
-      .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0)
+      .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0,
+           py::arg("with_masses") = false)
+      .def("mass", &PyReplay::mass)
       .def("interrupt", &PyReplay::Interrupt)
       .def("save", &PyReplay::Save, py::arg("path"))
       .def("load", &PyReplay::Load, py::arg("path"))

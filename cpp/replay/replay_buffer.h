@@ -181,9 +181,12 @@ class ReplayBuffer {
   }
 
   // Draws `batch` items into dst[f] ([batch, item] arrays), their handles,
-  // and (prioritized) their importance weights for `beta`. The caller checks
-  // that Size() >= 1. Thread-safe.
-  void Sample(int64_t batch, double beta, const std::vector<uint8_t*>& dst, int64_t* handles, double* weights) {
+  // and (prioritized) their importance weights for `beta` and, when
+  // `masses` is given, each item's leaf p_i^alpha (what a sampler over
+  // several buffers needs to weigh items against each other's totals).
+  // The caller checks that Size() >= 1. Thread-safe.
+  void Sample(int64_t batch, double beta, const std::vector<uint8_t*>& dst, int64_t* handles, double* weights,
+              double* masses = nullptr) {
     Pcg64 rng = CallRng();
     const double total = tree_ ? tree_->Total() : 0.0;
     const double min_leaf = tree_ ? tree_->Min() : 0.0;
@@ -197,11 +200,11 @@ class ReplayBuffer {
     // again on its own below.
     std::vector<int64_t> slots(n);
     if (tree_) {
-      std::vector<double> masses(n);
-      for (std::size_t i = 0; i < n; ++i) masses[i] = Stratum(i, batch, total, rng);
+      std::vector<double> points(n);
+      for (std::size_t i = 0; i < n; ++i) points[i] = Stratum(i, batch, total, rng);
       // Each row is fetched as soon as its walk ends, overlapping the
       // remaining walks (256 rows of a line or two fit in L1/L2).
-      tree_->FindPrefixSums(masses.data(), slots.data(), batch, [&](int64_t slot) {
+      tree_->FindPrefixSums(points.data(), slots.data(), batch, [&](int64_t slot) {
         slots_.Prefetch(slot);
         storage_.PrefetchRow(slot);
       });
@@ -241,6 +244,7 @@ class ReplayBuffer {
         handles[i] = static_cast<int64_t>((tag_ << kPosBits) | SlotTable::PosOf(word));
         // min(): a leaf lowered after min_leaf was read must not weigh above 1.
         if (tree_) weights[i] = std::pow(std::min(min_leaf, leaf) / leaf, beta);
+        if (masses) masses[i] = leaf;
         break;
       }
     }

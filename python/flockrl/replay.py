@@ -218,17 +218,20 @@ class ReplayBuffer:
         ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead."""
         return _on_device(self._sample(batch_size, 0.0, timeout), device)
 
-    def _sample(self, batch_size: int, beta: float, timeout: float | None) -> dict[str, np.ndarray] | None:
+    def _sample(self, batch_size: int, beta: float, timeout: float | None,
+                with_masses: bool = False) -> dict[str, np.ndarray] | None:
         result = self._core.sample(
-            _check_index(batch_size, "batch_size"), _number(beta, "beta"), _timeout(timeout)
+            _check_index(batch_size, "batch_size"), _number(beta, "beta"), _timeout(timeout), with_masses
         )
         if result is None:
             return None
-        arrays, handles, weights = result
+        arrays, handles, weights, masses = result
         out = {n: a for (n, _, _), a in zip(self._fields, arrays)}
         out["handles"] = handles
         if weights is not None:
             out["weights"] = weights
+        if masses is not None:
+            out["masses"] = masses
         return out
 
 
@@ -266,14 +269,23 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         """The priority (with eps) new items get when none is given."""
         return self._core.max_priority
 
+    @property
+    def mass(self) -> tuple[float, float]:
+        """``(sum, min)`` of ``p_i^alpha`` over the items held (min: inf
+        when empty). A sampler over several buffers draws from each in
+        proportion to its sum and normalises weights by the smallest min."""
+        return self._core.mass()
+
     def sample(
-        self, batch_size: int, beta: float = 0.4, timeout: float | None = None, device: Any = None
+        self, batch_size: int, beta: float = 0.4, timeout: float | None = None, device: Any = None,
+        with_masses: bool = False,
     ) -> dict[str, Any] | None:
         """``batch_size`` items, stratified by priority: one array per field,
         ``handles`` and float64 importance ``weights`` for ``beta``. With a
         rate limiter, waits up to ``timeout`` seconds (None if not allowed).
-        ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead."""
-        return _on_device(self._sample(batch_size, beta, timeout), device)
+        ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead.
+        ``with_masses``: also ``masses``, each item's ``p_i^alpha``."""
+        return _on_device(self._sample(batch_size, beta, timeout, with_masses), device)
 
     def update_priorities(self, handles: Any, priorities: Any) -> int:
         """Set new priorities (e.g. ``|td_error|``, before eps and alpha) for

@@ -93,33 +93,44 @@ class Actor:
         self.nstep = NStepAccumulator(n_step, gamma, env.num_envs)
         self.version = 0  # of the weights acting now
         self.seed = seed
+        self._obs: np.ndarray | None = None  # None until the first step resets the envs
+        self._episode_return = np.zeros(env.num_envs)
+        self._episode_length = np.zeros(env.num_envs, dtype=np.int64)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
-        env, n = self.env, self.env.num_envs
-        obs, _ = env.reset(seed=self.seed)
-        episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
         while not should_stop():
-            if self.weights is not None:
-                version = self.weights.pull(self.policy.module)
-                if version is not None:
-                    self.version = version
-            actions = self.policy(obs, self.metrics.env_steps)
-            next_obs, rewards, terminated, truncated, infos = env.step(actions)
-            done = terminated | truncated
-            transitions = self.nstep.push(obs, actions, rewards, true_next_obs(next_obs, infos, done),
-                                          terminated, truncated)
-            episode_return += rewards
-            episode_length += 1
-            if done.any():
-                self.metrics.add_episodes(episode_return[done], episode_length[done])
-                episode_return[done] = 0
-                episode_length[done] = 0
-            inserted = len(transitions["reward"])
-            if inserted:
-                transitions["version"] = np.full(inserted, self.version, dtype=np.int64)
-                if not self.sink(transitions):
-                    return
-            # Policy lag: versions published since the one acting now.
-            lag = self.weights.version - self.version if self.weights is not None else 0
-            self.metrics.add_steps(n, inserted, lag)
-            obs = next_obs
+            if not self.step():
+                return
+
+    def step(self) -> bool:
+        """One step of every env (the first one resets them); False if the
+        sink asked to stop. Calls may come in chunks: episodes carry over."""
+        env, n = self.env, self.env.num_envs
+        if self._obs is None:
+            self._obs, _ = env.reset(seed=self.seed)
+        obs = self._obs
+        if self.weights is not None:
+            version = self.weights.pull(self.policy.module)
+            if version is not None:
+                self.version = version
+        actions = self.policy(obs, self.metrics.env_steps)
+        next_obs, rewards, terminated, truncated, infos = env.step(actions)
+        done = terminated | truncated
+        transitions = self.nstep.push(obs, actions, rewards, true_next_obs(next_obs, infos, done),
+                                      terminated, truncated)
+        self._episode_return += rewards
+        self._episode_length += 1
+        if done.any():
+            self.metrics.add_episodes(self._episode_return[done], self._episode_length[done])
+            self._episode_return[done] = 0
+            self._episode_length[done] = 0
+        self._obs = next_obs
+        inserted = len(transitions["reward"])
+        if inserted:
+            transitions["version"] = np.full(inserted, self.version, dtype=np.int64)
+            if not self.sink(transitions):
+                return False
+        # Policy lag: versions published since the one acting now.
+        lag = self.weights.version - self.version if self.weights is not None else 0
+        self.metrics.add_steps(n, inserted, lag)
+        return True
