@@ -216,7 +216,7 @@ class ReplayBuffer:
         field plus ``handles`` naming the items. With a rate limiter, waits up
         to ``timeout`` seconds and returns None if not allowed by then.
         ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead."""
-        return _on_device(self._sample(batch_size, 0.0, timeout), device)
+        return batch_to_device(self._sample(batch_size, 0.0, timeout), device)
 
     def _sample(self, batch_size: int, beta: float, timeout: float | None,
                 with_masses: bool = False) -> dict[str, np.ndarray] | None:
@@ -285,7 +285,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         rate limiter, waits up to ``timeout`` seconds (None if not allowed).
         ``device`` (e.g. "cpu", "cuda"): return torch tensors there instead.
         ``with_masses``: also ``masses``, each item's ``p_i^alpha``."""
-        return _on_device(self._sample(batch_size, beta, timeout, with_masses), device)
+        return batch_to_device(self._sample(batch_size, beta, timeout, with_masses), device)
 
     def update_priorities(self, handles: Any, priorities: Any) -> int:
         """Set new priorities (e.g. ``|td_error|``, before eps and alpha) for
@@ -341,7 +341,7 @@ def _timeout(timeout: float | None) -> float:
     return timeout
 
 
-def _on_device(batch: dict[str, np.ndarray] | None, device: Any) -> dict[str, Any] | None:
+def batch_to_device(batch: dict[str, np.ndarray] | None, device: Any) -> dict[str, Any] | None:
     """The batch as torch tensors on ``device``: zero-copy views on the CPU;
     for an accelerator, staged through pinned memory and copied without
     blocking (torch's pinned-memory cache keeps each staging buffer alive

@@ -42,6 +42,10 @@ class A3CConfig(ActorCriticConfig):
 
     def validate(self) -> None:
         super().validate()
+        if self.backend != "threads":
+            # Hogwild and the parameter-server thread share one set of weights in memory.
+            raise ValueError(f"config backend: A3C's workers share the weights in memory, so it runs on 'threads' "
+                             f"(for Ray, train impala or ppo), got {self.backend!r}")
         if self.optimizer not in ("adam", "rmsprop"):
             raise ValueError(f"config optimizer: expected adam or rmsprop, got {self.optimizer!r}")
         self.check_range("gae_lambda", 0, 1)

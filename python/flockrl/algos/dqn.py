@@ -66,6 +66,10 @@ class DQNConfig(RunConfig):
     """Importance-sampling exponent at the start, annealed to 1 over training."""
     publish_interval: int = 16
     """Learner updates between publishing weights to the actors."""
+    replay_shards: int = 1
+    """backend "ray": replay shards (Ray actors, buffer_size split evenly), sampled in proportion to their priority mass."""
+    remote_chunk_steps: int = 16
+    """backend "ray": vector-env steps a remote actor takes per call (weights are refreshed between calls)."""
     save_replay: bool = False
     """Also save the replay buffer (replay.bin) with every checkpoint (actors paused meanwhile), so a resumed run needs no refill."""
 
@@ -81,11 +85,15 @@ class DQNConfig(RunConfig):
         self.check_range("beta_start", 0, 1)
         self.check_range("samples_per_insert", 0, None)
         self.check_range("max_grad_norm", 0, None)
-        for name in ("n_step", "batch_size", "buffer_size", "target_update_interval", "publish_interval"):
+        for name in ("n_step", "batch_size", "buffer_size", "target_update_interval", "publish_interval",
+                     "replay_shards", "remote_chunk_steps"):
             self.check_range(name, 1, None)
         self.check_range("learning_starts", 0, None)
         if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
             raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
+        if self.replay_shards > 1 and self.backend != "ray":
+            raise ValueError(f"config replay_shards: more than 1 needs backend 'ray', got {self.replay_shards} "
+                             f"with {self.backend!r}")
         if self.learning_starts > self.buffer_size:
             raise ValueError(f"learning_starts: expected at most buffer_size ({self.buffer_size}), "
                              f"got {self.learning_starts}")

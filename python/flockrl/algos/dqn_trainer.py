@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,22 +79,37 @@ class DQNTrainer(TrainingRun):
         self.obs_shape, self.num_actions = env_shapes(config.env)
         torch.manual_seed(config.seed)
         self.learner = DQNLearner(config, int(np.prod(self.obs_shape)), self.num_actions, self.device)
-        self.replay: ReplayBuffer | None = None
+        self.replay: Any = None  # a ReplayBuffer, or the Ray backend's ShardedReplay
         self._gate = PauseGate()  # actors' adds, paused for mid-run replay saves
         if resume:
             self._resume()
 
     def _train(self) -> TrainResult:
+        if self.config.backend == "ray":
+            from flockrl.distributed.offpolicy import train_on_ray
+
+            return train_on_ray(self)
         c = self.config
         replay = self.replay = self._make_replay()
         if self.resumed and c.save_replay and (self.run_dir / "replay.bin").exists():
             replay.load(self.run_dir / "replay.bin")
             print(f"replay restored: {len(replay)} transitions", file=self.log)
         store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
+        step = self._learner_step(lambda: self._sample(replay), replay, store.publish)
+        # replay.interrupt() wakes actors the rate limiter holds.
+        threads = self._start_actors(lambda i: self._run_actor(i, store.name, replay), replay.interrupt)
+        return self._learner_loop(step, threads, replay.interrupt, store.close)
+
+    def _learner_step(self, sample: Callable[[], dict[str, Any] | None], replay: Any,
+                      publish: Callable[[torch.nn.Module], Any]) -> Callable[[], None]:
+        """One learner iteration: sample() a batch (None: not allowed yet),
+        update, write priorities back to `replay`, publish every
+        publish_interval updates."""
+        c = self.config
         self._stats = {"loss": float("nan")}
 
         def step() -> None:
-            batch = self._sample(replay)
+            batch = sample()
             if batch is None:  # the rate limiter (or learning_starts) wants more data first
                 return
             out = self.learner.update(batch)
@@ -102,30 +118,33 @@ class DQNTrainer(TrainingRun):
                 replay.update_priorities(batch["handles"], out["priorities"])
             self.metrics.add_update(c.batch_size)
             if self.learner.updates % c.publish_interval == 0:
-                store.publish(self.learner.online)
+                publish(self.learner.online)
 
-        # replay.interrupt() wakes actors the rate limiter holds.
-        threads = self._start_actors(lambda i: self._run_actor(i, store.name, replay), replay.interrupt)
-        return self._learner_loop(step, threads, replay.interrupt, store.close)
+        return step
 
     # -- pieces -------------------------------------------------------------------
 
+    def replay_fields(self) -> dict[str, Any]:
+        return {"obs": (self.obs_shape, np.float32), "action": ((), np.int64), "reward": ((), np.float32),
+                "next_obs": (self.obs_shape, np.float32), "discount": ((), np.float32), "version": ((), np.int64)}
+
+    def limiter_slack(self, largest_add: int) -> float:
+        """The rate limiter's error_buffer for adds of up to largest_add items."""
+        c = self.config
+        # Slack of ~32 sample or actor-step batches: actors and learner each
+        # run ahead a little instead of waking each other for every batch.
+        # Not 32 of the rare n-step flushes: the actor would run further
+        # ahead of learning (and of learning_starts) the larger n_step is.
+        return max(32.0 * max(c.batch_size, c.samples_per_insert * c.envs_per_actor),
+                   c.samples_per_insert * largest_add)
+
     def _make_replay(self) -> ReplayBuffer:
         c = self.config
-        fields = {"obs": (self.obs_shape, np.float32), "action": ((), np.int64), "reward": ((), np.float32),
-                  "next_obs": (self.obs_shape, np.float32), "discount": ((), np.float32),
-                  "version": ((), np.int64)}
         largest_add = c.envs_per_actor * c.n_step  # an episode end flushes up to n_step per env
         limiter = None if c.samples_per_insert == 0 else SampleToInsertRatio(
-            samples_per_insert=c.samples_per_insert,
-            min_size_to_sample=max(1, c.learning_starts),
-            # Slack of ~32 sample or actor-step batches: actors and learner each
-            # run ahead a little instead of waking each other for every batch.
-            # Not 32 of the rare n-step flushes: the actor would run further
-            # ahead of learning (and of learning_starts) the larger n_step is.
-            error_buffer=max(32.0 * max(c.batch_size, c.samples_per_insert * c.envs_per_actor),
-                             c.samples_per_insert * largest_add),
-        )
+            samples_per_insert=c.samples_per_insert, min_size_to_sample=max(1, c.learning_starts),
+            error_buffer=self.limiter_slack(largest_add))
+        fields = self.replay_fields()
         if c.prioritized:
             return PrioritizedReplayBuffer(c.buffer_size, fields, alpha=c.alpha, seed=c.seed, rate_limiter=limiter)
         return ReplayBuffer(c.buffer_size, fields, seed=c.seed, rate_limiter=limiter)
@@ -179,5 +198,8 @@ class DQNTrainer(TrainingRun):
             super()._save_checkpoint(final)
             return
         with self._gate.paused():
-            self.replay.save(self.run_dir / "replay.bin")
+            self.save_replay()
             super()._save_checkpoint(final)
+
+    def save_replay(self) -> None:
+        self.replay.save(self.run_dir / "replay.bin")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,21 @@ class RolloutTrainer(TrainingRun):
 
     def _train(self) -> TrainResult:
         c = self.config
+        if c.backend == "ray":
+            from flockrl.distributed.rollouts import train_on_ray
+
+            return train_on_ray(self)
         store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
         exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
-        exchange.published(store.publish(self.learner.net))
+        step = self._learner_step(exchange, store.publish)
+        threads = self._start_actors(lambda i: self._run_actor(i, store.name, exchange), exchange.close)
+        return self._learner_loop(step, threads, exchange.close, store.close)
+
+    def _learner_step(self, exchange: RolloutExchange, publish: Callable[[Any], int]) -> Callable[[], bool]:
+        """Publishes the learner's weights (version 1); then one learner
+        iteration: gather the rollouts the sync mode allows, update, publish."""
+        c = self.config
+        exchange.published(publish(self.learner.net))
         min_rollouts = c.rollouts_per_update or c.num_actors
         self._trained_steps = self.metrics.env_steps
 
@@ -79,11 +92,10 @@ class RolloutTrainer(TrainingRun):
             transitions = sum(r["reward"].size for r in rollouts)
             self._trained_steps += transitions
             self.metrics.add_update(self.learner.passes * transitions)
-            exchange.published(store.publish(self.learner.net))
+            exchange.published(publish(self.learner.net))
             return True
 
-        threads = self._start_actors(lambda i: self._run_actor(i, store.name, exchange), exchange.close)
-        return self._learner_loop(step, threads, exchange.close, store.close)
+        return step
 
     def _run_actor(self, index: int, store_name: str, exchange: RolloutExchange) -> None:
         c = self.config

@@ -10,6 +10,9 @@ from flockrl.config import Config
 from flockrl.multitask import task_names
 
 
+BACKENDS = ("threads", "ray")
+
+
 @dataclass
 class RunConfig(Config):
     env: str = "CartPole-v1"
@@ -32,6 +35,14 @@ class RunConfig(Config):
     """Stop once an evaluation's mean return reaches this (inf: train for total_steps)."""
     device: str = "auto"
     """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
+    backend: str = "threads"
+    """Where actors run: "threads" (of this process) or "ray" (Ray actors on a Ray cluster; pip install "flockrl[ray]")."""
+    ray_address: str = ""
+    """backend "ray": the cluster to join ("" : $RAY_ADDRESS, else a local cluster started for the run; "auto": the running one)."""
+    actor_cpus: float = 1.0
+    """backend "ray": CPUs each actor reserves on the cluster (Ray places actors where they fit)."""
+    max_actor_restarts: int = 100
+    """backend "ray": times an actor whose process died is restarted before the run fails."""
 
     def validate(self) -> None:
         super().validate()
@@ -39,8 +50,11 @@ class RunConfig(Config):
             raise ValueError("config stop_at_return: expected a number or inf, got nan")
         for name in ("total_steps", "num_actors", "envs_per_actor", "eval_episodes"):
             self.check_range(name, 1, None)
-        for name in ("eval_interval", "checkpoint_interval"):
+        for name in ("eval_interval", "checkpoint_interval", "max_actor_restarts"):
             self.check_range(name, 0, None)
+        self.check_range("actor_cpus", 0, None)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"config backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         tasks = len(task_names(self.env))
         for name in ("envs_per_actor", "eval_episodes"):  # a multi-task env needs one env per task
             if getattr(self, name) < tasks:

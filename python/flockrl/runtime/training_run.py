@@ -186,12 +186,15 @@ class TrainingRun:
 
     # -- actor threads ------------------------------------------------------------
 
-    def _make_actor_env(self, index: int) -> tuple[Any, int]:
-        """Actor `index`'s vector env (SAME_STEP autoreset, seeded apart from
-        every other actor's envs) and its seed."""
+    def actor_seed(self, index: int) -> int:
+        """The seed of actor `index`'s first env (its envs are seeded apart from every other actor's)."""
         c = self.config
         rank = self.group.rank if self.group is not None else 0
-        seed = c.seed * 1000 + (rank * c.num_actors + index) * c.envs_per_actor + 1
+        return c.seed * 1000 + (rank * c.num_actors + index) * c.envs_per_actor + 1
+
+    def _make_actor_env(self, index: int) -> tuple[Any, int]:
+        """Actor `index`'s vector env (SAME_STEP autoreset) and its seed."""
+        c, seed = self.config, self.actor_seed(index)
         return make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), seed
 
     @contextmanager
@@ -240,6 +243,11 @@ class TrainingRun:
                 return False
             self._claimed += steps
             return True
+
+    def _unclaim_steps(self, steps: int) -> None:
+        """Give back a claim whose rollout was lost (its actor died)."""
+        with self._claim_lock:
+            self._claimed -= steps
 
     def _raise_actor_error(self) -> None:
         if self._actor_errors:

@@ -1,0 +1,33 @@
+"""Starting a run's Ray actors: resources checked first (Ray would leave
+actors that do not fit pending forever), restarts on process death."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flockrl.distributed.ray_support import check_resources, connect
+
+
+def connect_for(run: Any) -> Any:
+    """Ray, connected to the run's cluster, with room for its actors."""
+    c = run.config
+    ray = connect(c.ray_address)
+    check_resources(ray, {"CPU": c.num_actors * c.actor_cpus},
+                    f"{c.num_actors} actors x actor_cpus={c.actor_cpus:g}")
+    return ray
+
+
+def start_hosts(ray: Any, run: Any, host_class: type, args: Any) -> list[Any]:
+    """num_actors Ray actors of host_class(*args(index)), each reserving
+    actor_cpus and restarted by Ray up to max_actor_restarts times."""
+    c = run.config
+    remote = ray.remote(host_class).options(num_cpus=c.actor_cpus, max_restarts=c.max_actor_restarts,
+                                            max_task_retries=0)
+    handles = [remote.remote(*args(i)) for i in range(c.num_actors)]
+    ray.get([h.pid.remote() for h in handles])  # constructed (an error in one surfaces here)
+    return handles
+
+
+def kill_all(ray: Any, handles: list[Any]) -> None:
+    for h in handles:
+        ray.kill(h, no_restart=True)

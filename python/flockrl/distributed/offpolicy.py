@@ -1,0 +1,79 @@
+"""DQN and Ape-X on Ray: actors are Ray actors adding to replay shards
+(Ray actors wrapping the C++ buffer); the learner (this process) samples
+the shards in proportion to their priority mass, writes priorities back,
+and broadcasts weights through the object store. Threads of this process
+drive the actors in chunks, and the samples-per-insert ratio is kept
+between them and the learner, where the counts are exact."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+from flockrl.distributed.cluster import connect_for, kill_all, start_hosts
+from flockrl.distributed.ratio_gate import RatioGate
+from flockrl.distributed.remote_actors import OffPolicyHost, RemoteHost, record
+from flockrl.distributed.sharded_replay import ReplayShard, ShardedReplay
+from flockrl.distributed.weights import WeightBroadcast
+
+
+def start_shards(ray: Any, run: Any) -> list[Any]:
+    c = run.config
+    capacity = math.ceil(c.buffer_size / c.replay_shards)
+    keep = run.run_dir is not None and c.save_replay
+    remote = ray.remote(ReplayShard).options(num_cpus=0, max_restarts=-1, max_task_retries=0)
+    shards = [remote.remote(k, capacity, run.replay_fields(), c.prioritized, c.alpha, c.seed * 1000 + k,
+                            str(run.run_dir / f"replay.bin.{k}") if keep else None, run.resumed)
+              for k in range(c.replay_shards)]
+    restored = sum(info["restored"] for info in ray.get([s.info.remote() for s in shards]))
+    if restored:
+        print(f"replay restored: {restored} transitions in {c.replay_shards} shards", file=run.log)
+    return shards
+
+
+def train_on_ray(run: Any) -> Any:
+    """DQNTrainer._train for backend "ray"."""
+    c = run.config
+    ray = connect_for(run)
+    shards = start_shards(ray, run)
+    replay = run.replay = ShardedReplay(ray, shards, c.prioritized, c.seed, run.log)
+    chunk_items = c.remote_chunk_steps * c.envs_per_actor
+    gate = RatioGate(c.samples_per_insert, max(1, c.learning_starts),
+                     run.limiter_slack(chunk_items * max(c.n_step, 2)))
+    gate.inserted_(len(replay))  # what a resumed run restored
+    broadcast = WeightBroadcast(ray)
+    broadcast.publish(run.learner.online)
+    handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
+        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), shards[i % len(shards)]))
+    hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
+
+    def drive(index: int) -> None:
+        host = hosts[index]
+        while not run._actors_should_stop():
+            if not gate.wait_insert(chunk_items, timeout=0.1):
+                continue
+            report = host.call("run_chunk", c.remote_chunk_steps, run.metrics.env_steps)
+            if report is not None:  # None: the actor died, its chunk is lost
+                record(run.metrics, report, broadcast.version - report["version"])
+                gate.inserted_(report["inserted"])
+
+    def sample() -> dict[str, Any] | None:
+        if not gate.wait_sample(c.batch_size, timeout=0.05):
+            return None
+        return replay.sample(c.batch_size, beta=c.beta(run.metrics.env_steps) if c.prioritized else 0.0,
+                             device=run.device)
+
+    def cleanup() -> None:
+        kill_all(ray, handles)
+        run.actor_restarts = sum(h.restarts for h in hosts)
+        run.shard_restarts = replay.restarts
+
+    step = run._learner_step(sample, replay, broadcast.publish)
+    threads = run._start_actors(drive, gate.close)
+    try:
+        return run._learner_loop(step, threads, gate.close, cleanup)
+    finally:
+        kill_all(ray, shards)  # after the final checkpoint, which saves them
+
+

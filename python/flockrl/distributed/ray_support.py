@@ -1,0 +1,53 @@
+"""Importing and connecting to Ray, with errors that say what to do."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+
+def require_ray() -> Any:
+    """The ray module, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError('backend "ray" needs Ray: pip install "flockrl[ray]" (or pip install ray)') from None
+    return ray
+
+
+def connect(address: str) -> Any:
+    """Connects to the Ray cluster at `address` ("" or "local": a local
+    cluster started here, unless this process is already connected);
+    returns the ray module."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True,
+                               "configure_logging": False}
+    if address in ("", "local"):
+        address = os.environ.get("RAY_ADDRESS", "")
+    if address:
+        ray.init(address=address, **options)
+    else:
+        ray.init(**options)
+    return ray
+
+
+def check_resources(ray: Any, needed: dict[str, float], what: str) -> None:
+    """ValueError when the cluster lacks what `what` asks for (Ray would
+    otherwise leave the actors pending forever)."""
+    available = ray.cluster_resources()
+    for name, amount in needed.items():
+        if amount > available.get(name, 0.0):
+            raise ValueError(f"{what}: needs {amount:g} {name} in the Ray cluster, which has "
+                             f"{available.get(name, 0.0):g}; lower num_actors or actor_cpus, or add nodes")
+
+
+def was_restarted() -> bool:
+    """In a Ray actor: whether Ray restarted it after its process died."""
+    import ray
+
+    with warnings.catch_warnings():  # the property reads a deprecated attribute inside Ray
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)

@@ -1,0 +1,189 @@
+"""Actors as Ray actors: the same Actor and RolloutWorker classes as the
+thread backend, hosted in a Ray actor process and driven from the learner
+process one call at a time (a chunk of env steps, or one rollout). Each
+call carries the newest weights only when the host holds an older
+version, and returns what the run's metrics need.
+
+A host whose process dies is restarted by Ray (``max_restarts``); the call
+it was running is lost, and the RemoteHost that drives it carries on with
+the restarted one.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+
+from flockrl.distributed.ray_support import was_restarted
+from flockrl.distributed.weights import PushedWeights, WeightBroadcast
+
+
+class StepRecorder:
+    """What a host's Actor or RolloutWorker records, in place of the run's
+    Metrics, until the driver takes it with drain() and replays it there."""
+
+    def __init__(self) -> None:
+        self.env_steps = 0  # the run's count, set by the driver (epsilon schedules read it)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.steps = self.inserted = 0
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+        self.tasks: list[int] = []
+
+    def add_steps(self, steps: int, inserted: int, policy_lag: int | None = None) -> None:
+        self.steps += steps
+        self.inserted += inserted
+
+    def add_episodes(self, returns: np.ndarray, lengths: np.ndarray, tasks: np.ndarray | None = None) -> None:
+        self.returns += [float(r) for r in returns]
+        self.lengths += [int(n) for n in lengths]
+        if tasks is not None:
+            self.tasks += [int(t) for t in tasks]
+
+    def drain(self) -> dict[str, Any]:
+        out = {"steps": self.steps, "inserted": self.inserted, "returns": self.returns,
+               "lengths": self.lengths, "tasks": self.tasks or None}
+        self._reset()
+        return out
+
+
+def record(metrics: Any, report: dict[str, Any], policy_lag: int) -> None:
+    """Replays a host's drained report into the run's Metrics."""
+    if report["returns"]:
+        tasks = None if report["tasks"] is None else np.array(report["tasks"])
+        metrics.add_episodes(np.array(report["returns"]), np.array(report["lengths"]), tasks)
+    metrics.add_steps(report["steps"], report["inserted"], policy_lag)
+
+
+def _host_setup() -> int:
+    """One intra-op thread per host (the hosts are the parallelism), and a
+    fresh seed offset when Ray restarted this host (not the dead one's stream)."""
+    torch.set_num_threads(1)
+    if was_restarted():
+        return int(np.random.SeedSequence().generate_state(1)[0] % 2**30)
+    return 0
+
+
+class OffPolicyHost:
+    """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
+
+    def __init__(self, config: Any, obs_shape: tuple[int, ...], num_actions: int, index: int, seed: int,
+                 shard: Any):
+        from gymnasium.vector import AutoresetMode
+
+        from flockrl.algos.dqn import ApexConfig, QNetwork
+        from flockrl.algos.dqn_trainer import initial_priorities
+        from flockrl.envs import make_vec
+        from flockrl.runtime.actor import Actor, EpsilonGreedy
+
+        seed += _host_setup()
+        c = config
+        self.env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=AutoresetMode.SAME_STEP)
+        net = QNetwork(int(np.prod(obs_shape)), num_actions, c.hidden_sizes, c.dueling)
+        rng = np.random.default_rng([seed, index])
+        if isinstance(c, ApexConfig):
+            fixed = c.actor_epsilons()[index]
+            policy = EpsilonGreedy(net, num_actions, lambda _: fixed, rng)
+        else:
+            policy = EpsilonGreedy(net, num_actions, c.epsilon, rng)
+        self.weights, self.recorder = PushedWeights(), StepRecorder()
+        self.shard, self._adding = shard, None
+        apex = isinstance(c, ApexConfig)
+
+        def sink(tr: dict[str, np.ndarray]) -> bool:
+            self._wait_added()  # one add in flight: memory stays bounded, order kept
+            priorities = initial_priorities(net, tr) if apex else None
+            self._adding = self.shard.add.remote(tr, priorities)
+            return True
+
+        self.actor = Actor(self.env, policy, self.weights, sink, self.recorder, n_step=c.n_step, gamma=c.gamma)
+
+    def _wait_added(self) -> None:
+        if self._adding is not None:
+            import ray
+
+            ray.get(self._adding)
+            self._adding = None
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run_chunk(self, steps: int, env_steps: int, version: int | None, state: Any) -> dict[str, Any]:
+        """`steps` steps of every env; returns once all they produced is in
+        the shard: the recorder's report and the version that acted."""
+        if state is not None:
+            self.weights.receive(version, state)
+        self.recorder.env_steps = env_steps
+        for _ in range(steps):
+            self.actor.step()
+        self._wait_added()
+        return {**self.recorder.drain(), "version": self.actor.version}
+
+
+class RolloutHost:
+    """PPO and IMPALA acting: a RolloutWorker returning whole rollouts."""
+
+    def __init__(self, config: Any, obs_space: Any, action_space: Any, index: int, seed: int):
+        from gymnasium.vector import AutoresetMode
+
+        from flockrl.algos.actor_critic import make_actor_critic
+        from flockrl.envs import make_vec
+        from flockrl.runtime.rollout import RolloutWorker
+
+        seed += _host_setup()
+        c = config
+        self.env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=AutoresetMode.SAME_STEP)
+        self.net = make_actor_critic(c, obs_space, action_space)
+        self.weights, self.recorder = PushedWeights(), StepRecorder()
+        self.worker = RolloutWorker(self.env, self.net, self.recorder, gamma=c.gamma, seed=seed, index=index)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def collect(self, steps: int, version: int, new_version: int | None, state: Any) -> dict[str, Any]:
+        if state is not None:
+            self.weights.receive(new_version, state)
+        self.weights.pull(self.net)
+        rollout = self.worker.collect(steps, version)
+        rollout["report"] = self.recorder.drain()
+        return rollout
+
+
+class RemoteHost:
+    """Drives one host from a thread of the learner process. call() passes
+    the newest weights when the host holds an older version; when the
+    host's process has died it returns None (the call's work is lost) and
+    the next call goes to the process Ray restarted."""
+
+    def __init__(self, ray: Any, handle: Any, index: int, weights: WeightBroadcast, log: Any, max_restarts: int):
+        self.ray, self.handle, self.index, self.weights, self.log = ray, handle, index, weights, log
+        self.max_restarts = max_restarts
+        self.held = 0  # the version the host holds
+        self.restarts = 0
+
+    def call(self, method: str, *args: Any, newest: tuple[int, Any] | None = None) -> Any:
+        """newest: the (version, ref) to bring the host up to (default: the broadcast's newest)."""
+        from ray.exceptions import RayActorError
+
+        version, ref = newest or self.weights.newest
+        update = version > self.held
+        if not update:
+            version, ref = None, None
+        try:
+            result = self.ray.get(getattr(self.handle, method).remote(*args, version, ref))
+        except RayActorError as e:
+            self.restarts += 1
+            self.held = 0  # a restarted host starts without weights
+            if self.restarts > self.max_restarts:
+                raise RuntimeError(f"actor {self.index} died {self.restarts} times; giving up") from e
+            print(f"actor {self.index} died ({type(e).__name__}); Ray restarts it and training goes on",
+                  file=self.log)
+            return None
+        if update:
+            self.held = version
+        return result

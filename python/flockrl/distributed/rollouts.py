@@ -1,0 +1,60 @@
+"""PPO and IMPALA on Ray: rollout workers are Ray actors; a thread of the
+learner process drives each one through the same RolloutExchange as the
+thread backend, so the sync modes (sync, async, bounded) behave the same;
+weights reach the workers through the object store, by version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from flockrl.distributed.cluster import connect_for, kill_all, start_hosts
+from flockrl.distributed.remote_actors import RemoteHost, RolloutHost, record
+from flockrl.distributed.weights import WeightBroadcast
+from flockrl.runtime.sync import RolloutExchange
+
+
+def _writable(rollout: dict[str, Any]) -> dict[str, Any]:
+    """The object store hands out read-only arrays; the learner's update wants its own."""
+    return {k: np.array(v) if isinstance(v, np.ndarray) else v for k, v in rollout.items()}
+
+
+def train_on_ray(run: Any) -> Any:
+    """RolloutTrainer._train for backend "ray"."""
+    c = run.config
+    if run.group is not None:
+        raise ValueError("backend 'ray' with data-parallel learners (DPPO) is not supported yet; "
+                         "use --learners with the thread backend")
+    ray = connect_for(run)
+    broadcast = WeightBroadcast(ray)
+    exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
+    step = run._learner_step(exchange, broadcast.publish)
+    handles = start_hosts(ray, run, RolloutHost, lambda i: (
+        c, run.obs_space, run.action_space, i, run.actor_seed(i)))
+    hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
+    steps = c.rollout_steps * c.envs_per_actor
+
+    def drive(index: int) -> None:
+        host, held = hosts[index], [broadcast.newest]
+
+        def pull() -> int:  # called once the exchange lets this rollout begin
+            held[0] = broadcast.newest
+            return held[0][0]
+
+        while not run._stop.is_set() and run._claim_steps(steps):
+            version = exchange.begin(index, pull)
+            rollout = host.call("collect", c.rollout_steps, version, newest=held[0])
+            if rollout is None:  # the worker died with this rollout: give its steps back
+                run._unclaim_steps(steps)
+                continue
+            record(run.metrics, rollout.pop("report"), None)
+            exchange.submit(index, _writable(rollout))
+        exchange.retire(index)
+
+    def cleanup() -> None:
+        kill_all(ray, handles)
+        run.actor_restarts = sum(h.restarts for h in hosts)
+
+    threads = run._start_actors(drive, exchange.close)
+    return run._learner_loop(step, threads, exchange.close, cleanup)
