@@ -35,6 +35,11 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learners", type=int, default=1, metavar="N",
                        help="ppo only: N data-parallel learner processes (DPPO), each with its own actors, "
                             "gradients averaged with torch.distributed (as under torchrun)")
+    train.add_argument("--backend", choices=("threads", "ray"),
+                       help="where actors run: threads of this process (default) or Ray actors "
+                            "(pip install \"flockrl[ray]\"); the config key backend")
+    train.add_argument("--address", help="--backend ray: the Ray cluster to join (default: $RAY_ADDRESS, "
+                                         "else a local one); the config key ray_address")
     train.add_argument("--list-config", action="store_true", help="print every config key, default and meaning")
 
     evaluate = commands.add_parser("eval", help="greedy evaluation of a checkpoint")
@@ -133,6 +138,10 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         overrides.update(config_cls.parse_sets(args.sets))
         if args.env:
             overrides["env"] = args.env
+        if args.backend:
+            overrides["backend"] = args.backend
+        if args.address is not None:
+            overrides["ray_address"] = args.address
         # The env's preset under the user's values (unless resuming: the run's config is the base).
         base = config_cls.for_env(overrides.get("env", config_cls().env))
         if args.resume:
@@ -147,11 +156,15 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     run_dir = args.resume or args.run_dir or (
         f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.learners != 1 and config.backend == "ray":
+        print("flockrl train: --learners with --backend ray is not supported yet", file=sys.stderr)
+        return 2
     if args.learners != 1 and "WORLD_SIZE" not in os.environ:  # under torchrun, this is already one learner
         return _spawn_learners(args, argv, run_dir)
     try:
         trainer = trainer_class(args.algo)(config, run_dir=run_dir, resume=bool(args.resume))
-    except (ValueError, FileNotFoundError) as e:  # unknown env, continuous actions, no device, bad checkpoint
+    # An unknown env, continuous actions for DQN, no such device, a bad checkpoint, no Ray.
+    except (ValueError, FileNotFoundError, ImportError) as e:
         print(f"flockrl train: {e}", file=sys.stderr)
         return 2
     if trainer.is_chief:

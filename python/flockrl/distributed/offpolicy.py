@@ -46,6 +46,7 @@ def train_on_ray(run: Any) -> Any:
     broadcast.publish(run.learner.online)
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
         c, run.obs_shape, run.num_actions, i, run.actor_seed(i), shards[i % len(shards)]))
+    run.remote_actors = handles  # Ray actor handles, for inspection (and the fault tests)
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
 
     def drive(index: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -17,16 +18,20 @@ def require_ray() -> Any:
 
 
 def connect(address: str) -> Any:
-    """Connects to the Ray cluster at `address` ("" or "local": a local
-    cluster started here, unless this process is already connected);
-    returns the ray module."""
+    """Connects to the Ray cluster at `address` ("" or "local": the one in
+    $RAY_ADDRESS, else a local cluster started here; "auto": the running
+    one), unless this process is already connected; returns ray.
+
+    A local cluster listens on loopback only: it serves this run, and
+    nothing outside the machine needs to reach it."""
+    if address in ("", "local"):
+        address = os.environ.get("RAY_ADDRESS", "")
+    if not address and "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # Ray's switch for a loopback-only node
     ray = require_ray()
     if ray.is_initialized():
         return ray
-    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True,
-                               "configure_logging": False}
-    if address in ("", "local"):
-        address = os.environ.get("RAY_ADDRESS", "")
+    options: dict[str, Any] = {"include_dashboard": False, "configure_logging": False}
     if address:
         ray.init(address=address, **options)
     else:

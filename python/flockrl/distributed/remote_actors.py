@@ -69,7 +69,24 @@ def _host_setup() -> int:
     return 0
 
 
-class OffPolicyHost:
+class _Host:
+    weights: PushedWeights
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def _take_weights(self, believed: int, version: int | None, state: Any) -> bool:
+        """Takes newer weights if sent; False if this host holds fewer than
+        the driver believes: Ray restarted it between two calls."""
+        if state is not None:
+            self.weights.receive(version, state)
+        return self.weights.version >= believed
+
+
+RESTARTED = "restarted"  # a host's answer when it lost the weights the driver believes it holds
+
+
+class OffPolicyHost(_Host):
     """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
 
     def __init__(self, config: Any, obs_shape: tuple[int, ...], num_actions: int, index: int, seed: int,
@@ -110,14 +127,11 @@ class OffPolicyHost:
             ray.get(self._adding)
             self._adding = None
 
-    def pid(self) -> int:
-        return os.getpid()
-
-    def run_chunk(self, steps: int, env_steps: int, version: int | None, state: Any) -> dict[str, Any]:
+    def run_chunk(self, steps: int, env_steps: int, believed: int, version: int | None, state: Any) -> Any:
         """`steps` steps of every env; returns once all they produced is in
         the shard: the recorder's report and the version that acted."""
-        if state is not None:
-            self.weights.receive(version, state)
+        if not self._take_weights(believed, version, state):
+            return RESTARTED
         self.recorder.env_steps = env_steps
         for _ in range(steps):
             self.actor.step()
@@ -125,7 +139,7 @@ class OffPolicyHost:
         return {**self.recorder.drain(), "version": self.actor.version}
 
 
-class RolloutHost:
+class RolloutHost(_Host):
     """PPO and IMPALA acting: a RolloutWorker returning whole rollouts."""
 
     def __init__(self, config: Any, obs_space: Any, action_space: Any, index: int, seed: int):
@@ -142,12 +156,9 @@ class RolloutHost:
         self.weights, self.recorder = PushedWeights(), StepRecorder()
         self.worker = RolloutWorker(self.env, self.net, self.recorder, gamma=c.gamma, seed=seed, index=index)
 
-    def pid(self) -> int:
-        return os.getpid()
-
-    def collect(self, steps: int, version: int, new_version: int | None, state: Any) -> dict[str, Any]:
-        if state is not None:
-            self.weights.receive(new_version, state)
+    def collect(self, steps: int, version: int, believed: int, new_version: int | None, state: Any) -> Any:
+        if not self._take_weights(believed, new_version, state):
+            return RESTARTED
         self.weights.pull(self.net)
         rollout = self.worker.collect(steps, version)
         rollout["report"] = self.recorder.drain()
@@ -156,9 +167,9 @@ class RolloutHost:
 
 class RemoteHost:
     """Drives one host from a thread of the learner process. call() passes
-    the newest weights when the host holds an older version; when the
-    host's process has died it returns None (the call's work is lost) and
-    the next call goes to the process Ray restarted."""
+    the newest weights when the host holds an older version. When the
+    host's process has died, the call's work is lost and call() returns
+    None; Ray restarts the process, and the next call brings it the weights."""
 
     def __init__(self, ray: Any, handle: Any, index: int, weights: WeightBroadcast, log: Any, max_restarts: int):
         self.ray, self.handle, self.index, self.weights, self.log = ray, handle, index, weights, log
@@ -172,18 +183,20 @@ class RemoteHost:
 
         version, ref = newest or self.weights.newest
         update = version > self.held
-        if not update:
-            version, ref = None, None
         try:
-            result = self.ray.get(getattr(self.handle, method).remote(*args, version, ref))
-        except RayActorError as e:
-            self.restarts += 1
-            self.held = 0  # a restarted host starts without weights
-            if self.restarts > self.max_restarts:
-                raise RuntimeError(f"actor {self.index} died {self.restarts} times; giving up") from e
-            print(f"actor {self.index} died ({type(e).__name__}); Ray restarts it and training goes on",
-                  file=self.log)
-            return None
+            result = self.ray.get(getattr(self.handle, method).remote(
+                *args, self.held, version if update else None, ref if update else None))
+        except RayActorError as e:  # died during the call
+            return self._restarted(type(e).__name__)
+        if isinstance(result, str) and result == RESTARTED:  # died between calls
+            return self._restarted("restarted between calls")
         if update:
             self.held = version
         return result
+
+    def _restarted(self, why: str) -> None:
+        self.restarts += 1
+        self.held = 0  # a restarted host starts without weights
+        if self.restarts > self.max_restarts:
+            raise RuntimeError(f"actor {self.index} died {self.restarts} times (max_actor_restarts); giving up")
+        print(f"actor {self.index} died ({why}); Ray restarts it and training goes on", file=self.log)

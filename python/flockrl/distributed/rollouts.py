@@ -12,7 +12,7 @@ import numpy as np
 from flockrl.distributed.cluster import connect_for, kill_all, start_hosts
 from flockrl.distributed.remote_actors import RemoteHost, RolloutHost, record
 from flockrl.distributed.weights import WeightBroadcast
-from flockrl.runtime.sync import RolloutExchange
+from flockrl.runtime.sync import Closed, RolloutExchange
 
 
 def _writable(rollout: dict[str, Any]) -> dict[str, Any]:
@@ -32,6 +32,7 @@ def train_on_ray(run: Any) -> Any:
     step = run._learner_step(exchange, broadcast.publish)
     handles = start_hosts(ray, run, RolloutHost, lambda i: (
         c, run.obs_space, run.action_space, i, run.actor_seed(i)))
+    run.remote_actors = handles  # Ray actor handles, for inspection (and the fault tests)
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
     steps = c.rollout_steps * c.envs_per_actor
 
@@ -42,15 +43,18 @@ def train_on_ray(run: Any) -> Any:
             held[0] = broadcast.newest
             return held[0][0]
 
-        while not run._stop.is_set() and run._claim_steps(steps):
-            version = exchange.begin(index, pull)
-            rollout = host.call("collect", c.rollout_steps, version, newest=held[0])
-            if rollout is None:  # the worker died with this rollout: give its steps back
-                run._unclaim_steps(steps)
-                continue
-            record(run.metrics, rollout.pop("report"), None)
-            exchange.submit(index, _writable(rollout))
-        exchange.retire(index)
+        try:
+            while not run._stop.is_set() and run._claim_steps(steps):
+                version = exchange.begin(index, pull)
+                rollout = host.call("collect", c.rollout_steps, version, newest=held[0])
+                if rollout is None:  # the worker died with this rollout: give its steps back
+                    run._unclaim_steps(steps)
+                    continue
+                record(run.metrics, rollout.pop("report"), None)
+                exchange.submit(index, _writable(rollout))
+            exchange.retire(index)
+        except Closed:  # the run is stopping
+            pass
 
     def cleanup() -> None:
         kill_all(ray, handles)

@@ -12,6 +12,7 @@ state (``save``); without one it starts empty, and says so.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,14 @@ class ReplayShard:
         self.buffer.add(priorities=priorities, **items)
         return len(items["reward"]) if "reward" in items else len(next(iter(items.values())))
 
-    def mass(self) -> tuple[float, float, int]:
-        """(sum, min) of p^alpha and the size; uniform: (size, 1, size)."""
+    def mass(self) -> tuple[float, float, int, int]:
+        """(sum, min) of p^alpha, the size and the process id (which tells a
+        restart); uniform: (size, 1, size, pid)."""
         size = len(self.buffer)
         if isinstance(self.buffer, PrioritizedReplayBuffer):
             total, least = self.buffer.mass
-            return total, least, size
-        return float(size), 1.0, size
+            return total, least, size, os.getpid()
+        return float(size), 1.0, size, os.getpid()
 
     def sample(self, n: int) -> dict[str, np.ndarray]:
         if isinstance(self.buffer, PrioritizedReplayBuffer):
@@ -89,10 +91,11 @@ class ShardedReplay:
         self.ray, self.shards, self.prioritized, self.log = ray, shards, prioritized, log
         self.rng = np.random.default_rng([seed, 0x5A4D])
         self.restarts = 0
+        self._pids: list[int | None] = [None] * len(shards)  # each shard's process, as last seen
         self._pending: list[Any] = []  # priority updates sent, not yet confirmed
 
     def __len__(self) -> int:
-        return sum(size for _, _, size in self._call_all("mass"))
+        return sum(m[2] for m in self._masses())
 
     def sample(self, batch_size: int, beta: float = 0.4, device: Any = None) -> dict[str, Any] | None:
         """batch_size items over all shards (None while they are all empty):
@@ -100,7 +103,7 @@ class ShardedReplay:
         ``weights`` = (p_min^alpha / p_i^alpha)^beta with p_min over every
         shard. Priority updates sent before are applied first (a shard runs
         its calls in the order this learner sent them)."""
-        masses = self._call_all("mass")
+        masses = self._masses()
         totals = np.array([m[0] if m[2] > 0 else 0.0 for m in masses])
         if not totals.sum() > 0:
             return None
@@ -123,8 +126,8 @@ class ShardedReplay:
         self._confirm()
         for k in np.unique(handles[:, 0]):
             mine = handles[:, 0] == k
-            self._pending.append((int(k), self.shards[int(k)].update_priorities.remote(
-                np.ascontiguousarray(handles[mine, 1]), priorities[mine])))
+            self._pending.append(self.shards[int(k)].update_priorities.remote(
+                np.ascontiguousarray(handles[mine, 1]), priorities[mine]))
 
     def save(self, path: str | os.PathLike) -> int:
         """Shard k saves its state to ``{path}.{k}`` (where a restarted shard
@@ -137,35 +140,42 @@ class ShardedReplay:
 
     # -- calls, surviving a shard's restart ------------------------------------------
 
+    def _masses(self) -> list[tuple[float, float, int, int]]:
+        """Every shard's mass(); a shard in a new process is reported."""
+        masses = self._call_all("mass")
+        for k, (_, _, size, pid) in enumerate(masses):
+            if self._pids[k] is not None and pid != self._pids[k]:
+                self.restarts += 1
+                print(f"replay shard {k} died and was restarted by Ray with {size} items "
+                      f"({'its last saved state' if size else 'empty: nothing was saved'})", file=self.log)
+            self._pids[k] = pid
+        return masses
+
     def _call_all(self, method: str) -> list[Any]:
         self._confirm()
         return self._call([(k, method) for k in range(len(self.shards))])
 
     def _call(self, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """Calls shard methods in parallel; a shard whose process died is
-        reported, and the calls are made again once Ray has restarted it."""
+        """Calls shard methods in parallel, again when a shard's process died
+        meanwhile (Ray restarts it; _masses reports it)."""
         from ray.exceptions import RayActorError
 
-        for _ in range(100):
+        for attempt in range(100):
             refs = [getattr(self.shards[k], method).remote(*args) for k, method, *args in calls]
             try:
                 return self.ray.get(refs)
-            except RayActorError as e:
-                self._report_restart(e)
-        raise RuntimeError("replay shards: gave up after 100 restarts")
+            except RayActorError:  # ActorUnavailableError too
+                time.sleep(min(0.01 * 2**attempt, 1.0))
+        raise RuntimeError("replay shards: no answer after 100 tries (a shard keeps dying)")
 
     def _confirm(self) -> None:
-        """Raises the errors of priority updates sent earlier; a died shard's are lost (and reported)."""
+        """Raises the errors of priority updates sent earlier; those sent to a
+        shard that died are lost with it."""
         from ray.exceptions import RayActorError
 
         pending, self._pending = self._pending, []
-        for _, ref in pending:
+        for ref in pending:
             try:
                 self.ray.get(ref)
-            except RayActorError as e:
-                self._report_restart(e)
-
-    def _report_restart(self, error: Exception) -> None:
-        self.restarts += 1
-        print(f"a replay shard died ({type(error).__name__}); Ray restarts it from its last saved state",
-              file=self.log)
+            except RayActorError:  # ActorUnavailableError too
+                pass

@@ -81,6 +81,10 @@ class TrainingRun:
     stat_columns: tuple[str, ...] = ()  # the learner's stats logged with the run's metrics
 
     def __init__(self, config: RunConfig, run_dir: str | Path | None, log: Any = sys.stderr):
+        if config.backend == "ray":
+            from flockrl.distributed.ray_support import require_ray
+
+            require_ray()  # the install hint now, not after the learner is built
         self.config = config
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.log = log
@@ -98,6 +102,8 @@ class TrainingRun:
         self._claimed, self._claim_lock = 0, threading.Lock()
         self.group: Any = None  # a LearnerGroup when this is one of several data-parallel learners
         self._actor_errors: list[BaseException] = []
+        self.actor_restarts = 0  # backend "ray": actor processes that died and were restarted
+        self.shard_restarts = 0  # backend "ray": replay shards likewise
 
     @property
     def world_size(self) -> int:

@@ -1,0 +1,119 @@
+"""The Ray backend end to end on a local 2-CPU cluster: Ape-X with sharded
+replay and PPO in every sync mode learn; a killed actor is restarted and
+training goes on; the CLI trains with --backend ray; without Ray installed,
+the error says how to install it."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from flockrl.algos.dqn import ApexConfig
+from flockrl.algos.dqn_trainer import DQNTrainer
+from flockrl.algos.ppo import PPOConfig
+from flockrl.algos.ppo_trainer import PPOTrainer
+
+RANDOM_CARTPOLE = 25  # a random policy's mean return, roughly
+
+
+def test_apex_on_ray_learns_from_sharded_replay(ray_cluster):
+    config = ApexConfig(total_steps=30_000, num_actors=2, replay_shards=2, backend="ray", eval_interval=5_000,
+                        stop_at_return=200, seed=1)
+    trainer = DQNTrainer(config, run_dir=None, log=io.StringIO())
+    result = trainer.train()
+    best = max(e["mean"] for e in result.evaluations)
+    assert best >= 150, result.evaluations
+    assert result.updates > 0 and trainer.metrics.inserted > 0
+    assert trainer.actor_restarts == 0 and trainer.shard_restarts == 0
+
+
+@pytest.mark.parametrize("sync", ["sync", "async", "bounded"])
+def test_ppo_on_ray_learns_in_every_sync_mode(ray_cluster, sync):
+    config = PPOConfig(total_steps=40_000, num_actors=2, backend="ray", sync=sync, eval_interval=10_000,
+                       stop_at_return=400, seed=2)
+    result = PPOTrainer(config, run_dir=None, log=io.StringIO()).train()
+    assert result.evaluations[0]["mean"] > RANDOM_CARTPOLE
+    assert max(e["mean"] for e in result.evaluations) >= 400, result.evaluations
+
+
+def _kill_an_actor_mid_run(ray, trainer, after_updates):
+    """Runs trainer.train() in a thread, SIGKILLs actor 0's process once the
+    learner has made `after_updates` updates; the updates then and the result."""
+    out = {}
+    runner = threading.Thread(target=lambda: out.setdefault("result", trainer.train()))
+    runner.start()
+    deadline = time.monotonic() + 120
+    while trainer.metrics.updates < after_updates and runner.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.is_alive(), "the run ended before the kill"
+    os.kill(ray.get(trainer.remote_actors[0].pid.remote()), signal.SIGKILL)
+    at_kill = trainer.metrics.updates
+    runner.join(timeout=300)
+    assert not runner.is_alive()
+    return at_kill, out["result"]
+
+
+@pytest.mark.parametrize("sync", ["sync", "async"])
+def test_a_killed_rollout_worker_is_restarted_and_training_goes_on(ray_cluster, sync):
+    log = io.StringIO()
+    config = PPOConfig(total_steps=30_000, num_actors=2, backend="ray", sync=sync, eval_interval=0, seed=3)
+    trainer = PPOTrainer(config, run_dir=None, log=log)
+    at_kill, result = _kill_an_actor_mid_run(ray_cluster, trainer, after_updates=20)
+    assert trainer.actor_restarts >= 1
+    assert "actor 0 died" in log.getvalue()
+    assert result.updates > at_kill + 20  # the learner kept going
+    assert result.env_steps >= config.total_steps  # the lost rollout's steps were collected again
+
+
+def test_a_killed_apex_actor_is_restarted_and_training_goes_on(ray_cluster):
+    log = io.StringIO()
+    config = ApexConfig(total_steps=12_000, num_actors=2, replay_shards=2, backend="ray", eval_interval=0,
+                        learning_starts=500, seed=4)
+    trainer = DQNTrainer(config, run_dir=None, log=log)
+    at_kill, result = _kill_an_actor_mid_run(ray_cluster, trainer, after_updates=50)
+    assert trainer.actor_restarts >= 1
+    assert result.updates > at_kill + 50
+    assert result.env_steps >= config.total_steps
+
+
+def _flockrl(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "flockrl", *args], capture_output=True, text=True,
+                          timeout=600, **kwargs)
+
+
+def test_cli_trains_on_ray_then_evaluates(ray_cluster, tmp_path):
+    address = ray_cluster.get_runtime_context().gcs_address
+    run_dir = tmp_path / "run"
+    proc = _flockrl("train", "ppo", "--backend", "ray", "--address", address, "--run-dir", str(run_dir),
+                    "--set", "total_steps=8192", "--set", "num_actors=2", "--set", "eval_episodes=5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run_dir / "checkpoint.pt").exists()
+    assert '"backend": "ray"' in (run_dir / "config.json").read_text()
+    proc = _flockrl("eval", str(run_dir / "checkpoint.pt"), "--episodes", "3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_without_ray_the_error_says_how_to_install_it():
+    blocked = ("import sys; sys.modules['ray'] = None; from flockrl.cli import main; "
+               "sys.exit(main(['train', 'apex', '--backend', 'ray']))")
+    proc = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert 'pip install "flockrl[ray]"' in proc.stderr
+
+
+def test_a3c_refuses_the_ray_backend_and_says_why():
+    from flockrl.algos.a3c import A3CConfig
+
+    with pytest.raises(ValueError, match="A3C's workers share the weights in memory"):
+        A3CConfig(backend="ray")
+
+
+def test_more_actors_than_the_cluster_has_cpus_is_an_error_not_a_hang(ray_cluster):
+    config = PPOConfig(total_steps=1000, num_actors=3, backend="ray")
+    with pytest.raises(ValueError, match="needs 3 CPU in the Ray cluster, which has 2"):
+        PPOTrainer(config, run_dir=None, log=io.StringIO()).train()
