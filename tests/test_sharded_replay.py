@@ -82,7 +82,7 @@ def test_priority_updates_reach_the_shard_that_holds_the_item(ray_cluster):
     new = priorities.copy()
     new[batch["id"]] = batch["id"] + 1.0  # item i gets priority i + 1 (duplicates agree)
     replay.update_priorities(batch["handles"], batch["id"] + 1.0)
-    replay.sample(1)  # applies the updates first
+    replay.sample(1)  # sends the updates, applied before the shards draw
     for k, shard in enumerate(shards):
         total, least, size, _ = ray.get(shard.mass.remote())
         mine = (new[4 * k:4 * k + 4] + EPS) ** ALPHA
@@ -111,7 +111,7 @@ def test_a_killed_shard_comes_back_with_its_saved_items(ray_cluster, tmp_path):
     replay = ShardedReplay(ray, shards, prioritized=True, seed=5, log=log)
     assert replay.save(tmp_path / "replay.bin") == 10
     ray.get(shards[1].add.remote({"id": np.array([99]), "reward": np.zeros(1, np.float32)}, np.array([1.0])))
-    replay.sample(8)
+    replay.sample(8)  # the learner has seen the shard's process
     pid = ray.get(shards[1].info.remote())["pid"]
     os.kill(pid, signal.SIGKILL)  # the shard's process dies; Ray restarts it
     draws = np.concatenate([replay.sample(64)["id"] for _ in range(20)])

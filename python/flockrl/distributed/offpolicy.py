@@ -8,6 +8,7 @@ between them and the learner, where the counts are exact."""
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any
 
 
@@ -18,25 +19,29 @@ from flockrl.distributed.sharded_replay import ReplayShard, ShardedReplay
 from flockrl.distributed.weights import WeightBroadcast
 
 
-def start_shards(ray: Any, run: Any) -> list[Any]:
+def start_shards(ray: Any, run: Any) -> tuple[list[Any], list[str]]:
+    """The shards and their names (actors find them by name: an actor
+    handle among a Ray actor's constructor arguments would put them in the
+    object store, from where a restart may not get them back)."""
     c = run.config
     capacity = math.ceil(c.buffer_size / c.replay_shards)
     keep = run.run_dir is not None and c.save_replay
-    remote = ray.remote(ReplayShard).options(num_cpus=0, max_restarts=-1, max_task_retries=0)
-    shards = [remote.remote(k, capacity, run.replay_fields(), c.prioritized, c.alpha, c.seed * 1000 + k,
-                            str(run.run_dir / f"replay.bin.{k}") if keep else None, run.resumed)
-              for k in range(c.replay_shards)]
+    names = [f"flockrl-replay-{uuid.uuid4().hex[:12]}-{k}" for k in range(c.replay_shards)]
+    remote = ray.remote(ReplayShard)
+    shards = [remote.options(name=names[k], num_cpus=0, max_restarts=-1, max_task_retries=0).remote(
+        k, capacity, run.replay_fields(), c.prioritized, c.alpha, c.seed * 1000 + k,
+        str(run.run_dir / f"replay.bin.{k}") if keep else None, run.resumed) for k in range(c.replay_shards)]
     restored = sum(info["restored"] for info in ray.get([s.info.remote() for s in shards]))
     if restored:
         print(f"replay restored: {restored} transitions in {c.replay_shards} shards", file=run.log)
-    return shards
+    return shards, names
 
 
 def train_on_ray(run: Any) -> Any:
     """DQNTrainer._train for backend "ray"."""
     c = run.config
     ray = connect_for(run)
-    shards = start_shards(ray, run)
+    shards, names = start_shards(ray, run)
     replay = run.replay = ShardedReplay(ray, shards, c.prioritized, c.seed, run.log)
     chunk_items = c.remote_chunk_steps * c.envs_per_actor
     gate = RatioGate(c.samples_per_insert, max(1, c.learning_starts),
@@ -45,7 +50,7 @@ def train_on_ray(run: Any) -> Any:
     broadcast = WeightBroadcast(ray)
     broadcast.publish(run.learner.online)
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
-        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), shards[i % len(shards)]))
+        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), names[i % len(names)]))
     run.remote_actors = handles  # Ray actor handles, for inspection (and the fault tests)
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
 

@@ -90,7 +90,8 @@ class OffPolicyHost(_Host):
     """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
 
     def __init__(self, config: Any, obs_shape: tuple[int, ...], num_actions: int, index: int, seed: int,
-                 shard: Any):
+                 shard_name: str):
+        import ray
         from gymnasium.vector import AutoresetMode
 
         from flockrl.algos.dqn import ApexConfig, QNetwork
@@ -109,7 +110,7 @@ class OffPolicyHost(_Host):
         else:
             policy = EpsilonGreedy(net, num_actions, c.epsilon, rng)
         self.weights, self.recorder = PushedWeights(), StepRecorder()
-        self.shard, self._adding = shard, None
+        self.shard, self._adding = ray.get_actor(shard_name), None
         apex = isinstance(c, ApexConfig)
 
         def sink(tr: dict[str, np.ndarray]) -> bool:

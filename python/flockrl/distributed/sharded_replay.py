@@ -1,12 +1,18 @@
 """Replay sharded across Ray actors: each shard wraps flockrl's C++ buffer
 (uniform or prioritized); the learner draws from the shards in proportion
 to their mass (sum of p^alpha, or item count for uniform replay), so every
-item is drawn with probability p_i^alpha / sum over all shards, exactly as
-from one buffer holding them all, and importance weights are normalised by
-the smallest p^alpha of any shard.
+item is drawn with probability p_i^alpha / (sum over all shards), as from
+one buffer holding them all, and importance weights are normalised by the
+smallest p^alpha of any shard.
+
+One call per shard per learner step: it applies the priority updates the
+learner sends with it, draws the shard's share of the batch and answers
+with its mass, on which the next step's shares are drawn. So the shares
+lag the shards by one step (the adds since, and the last batch's priority
+updates): on a buffer that is not changing, sampling is exact.
 
 A shard restarted by Ray after its process died restores its last saved
-state (``save``); without one it starts empty, and says so.
+state (``save``); without one it starts empty, and the learner says which.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import numpy as np
 
 from flockrl.distributed.ray_support import was_restarted
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, batch_to_device
+
+Mass = tuple[float, float, int, int]
+"""A shard's (sum of p^alpha, min p^alpha, size, process id); uniform: (size, 1, size, pid)."""
 
 
 def stratified_counts(weights: np.ndarray, batch: int, rng: np.random.Generator) -> np.ndarray:
@@ -38,9 +47,9 @@ class ReplayShard:
 
     def __init__(self, index: int, capacity: int, fields: dict[str, Any], prioritized: bool, alpha: float,
                  seed: int, checkpoint: str | None, restore: bool):
-        """checkpoint: the file save() writes and a restart restores from;
-        restore: load it now if it exists (a resumed run)."""
-        self.index, self.checkpoint = index, checkpoint
+        """checkpoint: the file a restart restores from (what save() wrote
+        there); restore: load it now if it exists (a resumed run)."""
+        self.index = index
         if prioritized:
             self.buffer: ReplayBuffer = PrioritizedReplayBuffer(capacity, fields, alpha=alpha, seed=seed)
         else:
@@ -55,30 +64,32 @@ class ReplayShard:
         return {"index": self.index, "size": len(self.buffer), "restarted": self.restarted,
                 "restored": self.restored, "pid": os.getpid(), **self.buffer.stats}
 
-    def add(self, items: dict[str, np.ndarray], priorities: np.ndarray | None) -> int:
+    def add(self, items: dict[str, np.ndarray], priorities: np.ndarray | None) -> None:
         self.buffer.add(priorities=priorities, **items)
-        return len(items["reward"]) if "reward" in items else len(next(iter(items.values())))
 
-    def mass(self) -> tuple[float, float, int, int]:
-        """(sum, min) of p^alpha, the size and the process id (which tells a
-        restart); uniform: (size, 1, size, pid)."""
+    def mass(self) -> Mass:
         size = len(self.buffer)
         if isinstance(self.buffer, PrioritizedReplayBuffer):
             total, least = self.buffer.mass
             return total, least, size, os.getpid()
         return float(size), 1.0, size, os.getpid()
 
-    def sample(self, n: int) -> dict[str, np.ndarray]:
-        if isinstance(self.buffer, PrioritizedReplayBuffer):
-            return self.buffer.sample(n, beta=0.0, with_masses=True)
-        return self.buffer.sample(n)
-
-    def update_priorities(self, handles: np.ndarray, priorities: np.ndarray) -> int:
-        return self.buffer.update_priorities(handles, priorities)
+    def step(self, handles: np.ndarray | None, priorities: np.ndarray | None,
+             n: int) -> tuple[dict[str, np.ndarray] | None, Mass]:
+        """Applies the priority updates, draws n items (prioritized: with
+        each one's p^alpha as ``masses``) and returns them with the mass after."""
+        if handles is not None and len(handles):
+            self.buffer.update_priorities(handles, priorities)
+        batch = None
+        if n > 0:
+            if isinstance(self.buffer, PrioritizedReplayBuffer):
+                batch = self.buffer.sample(n, beta=0.0, with_masses=True)
+            else:
+                batch = self.buffer.sample(n)
+        return batch, self.mass()
 
     def save(self, path: str) -> int:
-        """Writes the shard's state to `path` (atomically); returns its size.
-        A restart restores from the checkpoint file given at construction."""
+        """Writes the shard's state to `path` (atomically); returns its size."""
         self.buffer.save(path)
         return len(self.buffer)
 
@@ -91,25 +102,28 @@ class ShardedReplay:
         self.ray, self.shards, self.prioritized, self.log = ray, shards, prioritized, log
         self.rng = np.random.default_rng([seed, 0x5A4D])
         self.restarts = 0
-        self._pids: list[int | None] = [None] * len(shards)  # each shard's process, as last seen
-        self._pending: list[Any] = []  # priority updates sent, not yet confirmed
+        self._masses: list[Mass] | None = None  # each shard's, from its last answer
+        self._updates: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(shards)  # to send with the next step
 
     def __len__(self) -> int:
-        return sum(m[2] for m in self._masses())
+        return sum(m[2] for m in self._refresh())
 
     def sample(self, batch_size: int, beta: float = 0.4, device: Any = None) -> dict[str, Any] | None:
         """batch_size items over all shards (None while they are all empty):
         fields, ``handles`` [B, 2] (shard, handle) and, prioritized,
         ``weights`` = (p_min^alpha / p_i^alpha)^beta with p_min over every
-        shard. Priority updates sent before are applied first (a shard runs
-        its calls in the order this learner sent them)."""
-        masses = self._masses()
+        shard."""
+        masses = self._masses or self._refresh()
         totals = np.array([m[0] if m[2] > 0 else 0.0 for m in masses])
         if not totals.sum() > 0:
+            self._refresh()
             return None
         counts = stratified_counts(totals, batch_size, self.rng)
-        chosen = [k for k in range(len(self.shards)) if counts[k] > 0]
-        parts = self._call([(k, "sample", int(counts[k])) for k in chosen])
+        answers = self._step(counts)
+        chosen = [k for k in range(len(self.shards)) if counts[k] > 0 and answers[k][0] is not None]
+        parts = [answers[k][0] for k in chosen]
+        if not parts:  # the shards chosen came back empty (restarted with nothing saved)
+            return None
         batch = {key: np.concatenate([p[key] for p in parts]) for key in parts[0] if key != "handles"}
         batch["handles"] = np.concatenate([np.stack([np.full(len(p["handles"]), k), p["handles"]], axis=1)
                                            for k, p in zip(chosen, parts)])
@@ -120,62 +134,53 @@ class ShardedReplay:
         return batch_to_device(batch, device)
 
     def update_priorities(self, handles: Any, priorities: Any) -> None:
-        """Sent without waiting; a shard applies them before its next sample."""
+        """Sent with the next sample, and applied before it draws."""
         handles = np.asarray(handles.cpu() if hasattr(handles, "cpu") else handles)
         priorities = np.asarray(priorities, dtype=np.float64)
-        self._confirm()
         for k in np.unique(handles[:, 0]):
             mine = handles[:, 0] == k
-            self._pending.append(self.shards[int(k)].update_priorities.remote(
-                np.ascontiguousarray(handles[mine, 1]), priorities[mine]))
+            self._updates[int(k)] = (np.ascontiguousarray(handles[mine, 1]), priorities[mine])
 
     def save(self, path: str | os.PathLike) -> int:
-        """Shard k saves its state to ``{path}.{k}`` (where a restarted shard
-        made with that checkpoint file restores from); the items saved."""
-        self._confirm()
+        """Shard k saves its state (pending priority updates applied) to
+        ``{path}.{k}``, where a restarted shard made with that checkpoint
+        file restores from; returns the items saved."""
+        self._refresh()
         return sum(self._call([(k, "save", f"{os.fspath(path)}.{k}") for k in range(len(self.shards))]))
 
     def info(self) -> list[dict[str, Any]]:
-        return self._call_all("info")
+        return self._call([(k, "info") for k in range(len(self.shards))])
 
     # -- calls, surviving a shard's restart ------------------------------------------
 
-    def _masses(self) -> list[tuple[float, float, int, int]]:
-        """Every shard's mass(); a shard in a new process is reported."""
-        masses = self._call_all("mass")
-        for k, (_, _, size, pid) in enumerate(masses):
-            if self._pids[k] is not None and pid != self._pids[k]:
-                self.restarts += 1
-                print(f"replay shard {k} died and was restarted by Ray with {size} items "
-                      f"({'its last saved state' if size else 'empty: nothing was saved'})", file=self.log)
-            self._pids[k] = pid
-        return masses
+    def _refresh(self) -> list[Mass]:
+        """Sends the pending priority updates; every shard's mass."""
+        return [mass for _, mass in self._step(np.zeros(len(self.shards), dtype=np.int64))]
 
-    def _call_all(self, method: str) -> list[Any]:
-        self._confirm()
-        return self._call([(k, method) for k in range(len(self.shards))])
+    def _step(self, counts: np.ndarray) -> list[tuple[Any, Mass]]:
+        updates, self._updates = self._updates, [None] * len(self.shards)
+        answers = self._call([(k, "step", *(updates[k] or (None, None)), int(counts[k]))
+                              for k in range(len(self.shards))])
+        masses = [mass for _, mass in answers]
+        if self._masses is not None:
+            for k, (old, new) in enumerate(zip(self._masses, masses)):
+                if new[3] != old[3]:
+                    self.restarts += 1
+                    print(f"replay shard {k} died and was restarted by Ray with {new[2]} items "
+                          f"({'its last saved state' if new[2] else 'empty: nothing was saved'})", file=self.log)
+        self._masses = masses
+        return answers
 
     def _call(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         """Calls shard methods in parallel, again when a shard's process died
-        meanwhile (Ray restarts it; _masses reports it)."""
-        from ray.exceptions import RayActorError
+        meanwhile (Ray restarts it; _step reports it). Priority updates sent
+        to a shard that died are lost with it."""
+        from ray.exceptions import RayActorError  # ActorUnavailableError too
 
         for attempt in range(100):
             refs = [getattr(self.shards[k], method).remote(*args) for k, method, *args in calls]
             try:
                 return self.ray.get(refs)
-            except RayActorError:  # ActorUnavailableError too
+            except RayActorError:
                 time.sleep(min(0.01 * 2**attempt, 1.0))
         raise RuntimeError("replay shards: no answer after 100 tries (a shard keeps dying)")
-
-    def _confirm(self) -> None:
-        """Raises the errors of priority updates sent earlier; those sent to a
-        shard that died are lost with it."""
-        from ray.exceptions import RayActorError
-
-        pending, self._pending = self._pending, []
-        for ref in pending:
-            try:
-                self.ray.get(ref)
-            except RayActorError:  # ActorUnavailableError too
-                pass
