@@ -29,14 +29,16 @@ def test_apex_on_ray_learns_from_sharded_replay(ray_cluster):
     best = max(e["mean"] for e in result.evaluations)
     assert best >= 150, result.evaluations
     assert result.updates > 0 and trainer.metrics.inserted > 0
-    assert trainer.actor_restarts == 0 and trainer.shard_restarts == 0
+    assert trainer.cluster.actor_restarts == 0 and trainer.cluster.shard_restarts == 0
 
 
-@pytest.mark.parametrize("sync", ["sync", "async", "bounded"])
-def test_ppo_on_ray_learns_in_every_sync_mode(ray_cluster, sync):
-    config = PPOConfig(total_steps=40_000, num_actors=2, backend="ray", sync=sync, eval_interval=10_000,
-                       stop_at_return=400, seed=2)
-    result = PPOTrainer(config, run_dir=None, log=io.StringIO()).train()
+@pytest.mark.parametrize("sync, weights", [("sync", "auto"), ("async", "object_store"), ("bounded", "auto")])
+def test_ppo_on_ray_learns_in_every_sync_mode(ray_cluster, sync, weights):
+    config = PPOConfig(total_steps=40_000, num_actors=2, backend="ray", sync=sync, ray_weights=weights,
+                       eval_interval=10_000, stop_at_return=400, seed=2)
+    trainer = PPOTrainer(config, run_dir=None, log=io.StringIO())
+    result = trainer.train()
+    assert trainer.cluster.shared_memory_weights == (weights == "auto")  # one machine: every actor is on the learner's node
     assert result.evaluations[0]["mean"] > RANDOM_CARTPOLE
     assert max(e["mean"] for e in result.evaluations) >= 400, result.evaluations
 
@@ -51,20 +53,21 @@ def _kill_an_actor_mid_run(ray, trainer, after_updates):
     while trainer.metrics.updates < after_updates and runner.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert runner.is_alive(), "the run ended before the kill"
-    os.kill(ray.get(trainer.remote_actors[0].pid.remote()), signal.SIGKILL)
+    os.kill(ray.get(trainer.cluster.actors[0].pid.remote()), signal.SIGKILL)
     at_kill = trainer.metrics.updates
     runner.join(timeout=300)
     assert not runner.is_alive()
     return at_kill, out["result"]
 
 
-@pytest.mark.parametrize("sync", ["sync", "async"])
-def test_a_killed_rollout_worker_is_restarted_and_training_goes_on(ray_cluster, sync):
+@pytest.mark.parametrize("sync, weights", [("sync", "object_store"), ("async", "auto")])
+def test_a_killed_rollout_worker_is_restarted_and_training_goes_on(ray_cluster, sync, weights):
     log = io.StringIO()
-    config = PPOConfig(total_steps=30_000, num_actors=2, backend="ray", sync=sync, eval_interval=0, seed=3)
+    config = PPOConfig(total_steps=30_000, num_actors=2, backend="ray", sync=sync, ray_weights=weights,
+                       eval_interval=0, seed=3)
     trainer = PPOTrainer(config, run_dir=None, log=log)
     at_kill, result = _kill_an_actor_mid_run(ray_cluster, trainer, after_updates=20)
-    assert trainer.actor_restarts >= 1
+    assert trainer.cluster.actor_restarts >= 1
     assert "actor 0 died" in log.getvalue()
     assert result.updates > at_kill + 20  # the learner kept going
     assert result.env_steps >= config.total_steps  # the lost rollout's steps were collected again
@@ -73,10 +76,10 @@ def test_a_killed_rollout_worker_is_restarted_and_training_goes_on(ray_cluster, 
 def test_a_killed_apex_actor_is_restarted_and_training_goes_on(ray_cluster):
     log = io.StringIO()
     config = ApexConfig(total_steps=12_000, num_actors=2, replay_shards=2, backend="ray", eval_interval=0,
-                        learning_starts=500, seed=4)
+                        learning_starts=500, ray_weights="object_store", seed=4)
     trainer = DQNTrainer(config, run_dir=None, log=log)
     at_kill, result = _kill_an_actor_mid_run(ray_cluster, trainer, after_updates=50)
-    assert trainer.actor_restarts >= 1
+    assert trainer.cluster.actor_restarts >= 1
     assert result.updates > at_kill + 50
     assert result.env_steps >= config.total_steps
 

@@ -3,9 +3,26 @@ actors that do not fit pending forever), restarts on process death."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from flockrl.distributed.ray_support import check_resources, connect
+
+
+@dataclass
+class ClusterState:
+    """A Ray run's parts and what happened to them (TrainingRun.cluster)."""
+
+    actors: list[Any] = field(default_factory=list)
+    """The actors' Ray handles."""
+    shared_memory_weights: bool = False
+    """Every actor reads weights from the learner's ParamStore (none through the object store)."""
+    actor_restarts: int = 0
+    """Actor processes that died and were restarted."""
+    shard_restarts: int = 0
+    """Replay shards likewise."""
 
 
 def connect_for(run: Any) -> Any:
@@ -31,3 +48,13 @@ def start_hosts(ray: Any, run: Any, host_class: type, args: Any) -> list[Any]:
 def kill_all(ray: Any, handles: list[Any]) -> None:
     for h in handles:
         ray.kill(h, no_restart=True)
+
+
+def store_name(run: Any) -> str:
+    """A fresh name for the run's ParamStore segment."""
+    return f"{run.algo}-ray-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def weights_from(ray: Any, run: Any, broadcast: Any) -> tuple[str, str, str]:
+    """What a host needs to find its weights (see weights.weight_source)."""
+    return run.config.ray_weights, ray.get_runtime_context().get_node_id(), broadcast.store.name

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 
-from flockrl.distributed.cluster import connect_for, kill_all, start_hosts
+from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, store_name, weights_from
 from flockrl.distributed.ratio_gate import RatioGate
 from flockrl.distributed.remote_actors import OffPolicyHost, RemoteHost, record
 from flockrl.distributed.sharded_replay import ReplayShard, ShardedReplay
@@ -47,12 +47,14 @@ def train_on_ray(run: Any) -> Any:
     gate = RatioGate(c.samples_per_insert, max(1, c.learning_starts),
                      run.limiter_slack(chunk_items * max(c.n_step, 2)))
     gate.inserted_(len(replay))  # what a resumed run restored
-    broadcast = WeightBroadcast(ray)
-    broadcast.publish(run.learner.online)
+    broadcast = WeightBroadcast(ray, run.learner.online, store_name(run))
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
-        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), names[i % len(names)]))
-    run.remote_actors = handles  # Ray actor handles, for inspection (and the fault tests)
+        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), weights_from(ray, run, broadcast),
+        names[i % len(names)]))
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
+    broadcast.remote_readers = sum(not h.shared for h in hosts)
+    run.cluster = ClusterState(handles, shared_memory_weights=not broadcast.remote_readers)
+    broadcast.publish(run.learner.online)
 
     def drive(index: int) -> None:
         host = hosts[index]
@@ -72,8 +74,9 @@ def train_on_ray(run: Any) -> Any:
 
     def cleanup() -> None:
         kill_all(ray, handles)
-        run.actor_restarts = sum(h.restarts for h in hosts)
-        run.shard_restarts = replay.restarts
+        broadcast.close()
+        run.cluster.actor_restarts = sum(h.restarts for h in hosts)
+        run.cluster.shard_restarts = replay.restarts
 
     step = run._learner_step(sample, replay, broadcast.publish)
     threads = run._start_actors(drive, gate.close)

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from flockrl.distributed.ray_support import was_restarted
-from flockrl.distributed.weights import PushedWeights, WeightBroadcast
+from flockrl.distributed.weights import WeightBroadcast, weight_source
+from flockrl.params import ParamStore
 
 
 class StepRecorder:
@@ -70,14 +71,24 @@ def _host_setup() -> int:
 
 
 class _Host:
-    weights: PushedWeights
+    """weights_from: (policy, learner node id, ParamStore name), see weight_source."""
+
+    def _attach_weights(self, weights_from: tuple[str, str, str], module: torch.nn.Module) -> None:
+        self.weights = weight_source(*weights_from, module)
+        self.shared = isinstance(self.weights, ParamStore)
 
     def pid(self) -> int:
         return os.getpid()
 
+    def uses_shared_memory(self) -> bool:
+        """Whether this host reads the learner's ParamStore (else it is sent weights)."""
+        return self.shared
+
     def _take_weights(self, believed: int, version: int | None, state: Any) -> bool:
         """Takes newer weights if sent; False if this host holds fewer than
         the driver believes: Ray restarted it between two calls."""
+        if self.shared:
+            return True
         if state is not None:
             self.weights.receive(version, state)
         return self.weights.version >= believed
@@ -90,7 +101,7 @@ class OffPolicyHost(_Host):
     """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
 
     def __init__(self, config: Any, obs_shape: tuple[int, ...], num_actions: int, index: int, seed: int,
-                 shard_name: str):
+                 weights_from: tuple[str, str, str], shard_name: str):
         import ray
         from gymnasium.vector import AutoresetMode
 
@@ -109,7 +120,8 @@ class OffPolicyHost(_Host):
             policy = EpsilonGreedy(net, num_actions, lambda _: fixed, rng)
         else:
             policy = EpsilonGreedy(net, num_actions, c.epsilon, rng)
-        self.weights, self.recorder = PushedWeights(), StepRecorder()
+        self._attach_weights(weights_from, net)
+        self.recorder = StepRecorder()
         self.shard, self._adding = ray.get_actor(shard_name), None
         apex = isinstance(c, ApexConfig)
 
@@ -143,7 +155,8 @@ class OffPolicyHost(_Host):
 class RolloutHost(_Host):
     """PPO and IMPALA acting: a RolloutWorker returning whole rollouts."""
 
-    def __init__(self, config: Any, obs_space: Any, action_space: Any, index: int, seed: int):
+    def __init__(self, config: Any, obs_space: Any, action_space: Any, index: int, seed: int,
+                 weights_from: tuple[str, str, str]):
         from gymnasium.vector import AutoresetMode
 
         from flockrl.algos.actor_critic import make_actor_critic
@@ -154,14 +167,16 @@ class RolloutHost(_Host):
         c = config
         self.env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=AutoresetMode.SAME_STEP)
         self.net = make_actor_critic(c, obs_space, action_space)
-        self.weights, self.recorder = PushedWeights(), StepRecorder()
+        self._attach_weights(weights_from, self.net)
+        self.recorder, self.version = StepRecorder(), 0
         self.worker = RolloutWorker(self.env, self.net, self.recorder, gamma=c.gamma, seed=seed, index=index)
 
-    def collect(self, steps: int, version: int, believed: int, new_version: int | None, state: Any) -> Any:
-        if not self._take_weights(believed, new_version, state):
+    def collect(self, steps: int, believed: int, version: int | None, state: Any) -> Any:
+        """A rollout of `steps` steps with the newest weights the host has."""
+        if not self._take_weights(believed, version, state):
             return RESTARTED
-        self.weights.pull(self.net)
-        rollout = self.worker.collect(steps, version)
+        self.version = self.weights.pull(self.net) or self.version
+        rollout = self.worker.collect(steps, self.version)
         rollout["report"] = self.recorder.drain()
         return rollout
 
@@ -175,6 +190,7 @@ class RemoteHost:
     def __init__(self, ray: Any, handle: Any, index: int, weights: WeightBroadcast, log: Any, max_restarts: int):
         self.ray, self.handle, self.index, self.weights, self.log = ray, handle, index, weights, log
         self.max_restarts = max_restarts
+        self.shared = ray.get(handle.uses_shared_memory.remote())  # then it pulls weights itself
         self.held = 0  # the version the host holds
         self.restarts = 0
 
@@ -183,7 +199,7 @@ class RemoteHost:
         from ray.exceptions import RayActorError
 
         version, ref = newest or self.weights.newest
-        update = version > self.held
+        update = version > self.held and ref is not None and not self.shared
         try:
             result = self.ray.get(getattr(self.handle, method).remote(
                 *args, self.held, version if update else None, ref if update else None))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from flockrl.distributed.cluster import connect_for, kill_all, start_hosts
+from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, store_name, weights_from
 from flockrl.distributed.remote_actors import RemoteHost, RolloutHost, record
 from flockrl.distributed.weights import WeightBroadcast
 from flockrl.runtime.sync import Closed, RolloutExchange
@@ -27,13 +27,14 @@ def train_on_ray(run: Any) -> Any:
         raise ValueError("backend 'ray' with data-parallel learners (DPPO) is not supported yet; "
                          "use --learners with the thread backend")
     ray = connect_for(run)
-    broadcast = WeightBroadcast(ray)
+    broadcast = WeightBroadcast(ray, run.learner.net, store_name(run))
+    handles = start_hosts(ray, run, RolloutHost, lambda i: (
+        c, run.obs_space, run.action_space, i, run.actor_seed(i), weights_from(ray, run, broadcast)))
+    hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
+    broadcast.remote_readers = sum(not h.shared for h in hosts)
+    run.cluster = ClusterState(handles, shared_memory_weights=not broadcast.remote_readers)
     exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
     step = run._learner_step(exchange, broadcast.publish)
-    handles = start_hosts(ray, run, RolloutHost, lambda i: (
-        c, run.obs_space, run.action_space, i, run.actor_seed(i)))
-    run.remote_actors = handles  # Ray actor handles, for inspection (and the fault tests)
-    hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
     steps = c.rollout_steps * c.envs_per_actor
 
     def drive(index: int) -> None:
@@ -45,8 +46,8 @@ def train_on_ray(run: Any) -> Any:
 
         try:
             while not run._stop.is_set() and run._claim_steps(steps):
-                version = exchange.begin(index, pull)
-                rollout = host.call("collect", c.rollout_steps, version, newest=held[0])
+                exchange.begin(index, pull)
+                rollout = host.call("collect", c.rollout_steps, newest=held[0])
                 if rollout is None:  # the worker died with this rollout: give its steps back
                     run._unclaim_steps(steps)
                     continue
@@ -58,7 +59,8 @@ def train_on_ray(run: Any) -> Any:
 
     def cleanup() -> None:
         kill_all(ray, handles)
-        run.actor_restarts = sum(h.restarts for h in hosts)
+        broadcast.close()
+        run.cluster.actor_restarts = sum(h.restarts for h in hosts)
 
     threads = run._start_actors(drive, exchange.close)
     return run._learner_loop(step, threads, exchange.close, cleanup)

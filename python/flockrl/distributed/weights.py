@@ -1,5 +1,7 @@
-"""Weights for remote actors through Ray's object store, by version: the
-learner puts each version once; a remote actor is handed the reference
+"""Weights for Ray actors, by version. Actors on the learner's node read
+the shared-memory ParamStore (a few atomic loads when nothing is new, no
+call to the learner); for actors on other nodes the learner puts each
+version in Ray's object store once, and an actor is handed the reference
 only when it holds an older version, and fetches it then."""
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from flockrl.params import ParamStore
+
 
 def state_arrays(module: torch.nn.Module) -> dict[str, np.ndarray]:
     """The module's state_dict as CPU numpy arrays (what Ray stores without pickling tensors)."""
@@ -17,11 +21,15 @@ def state_arrays(module: torch.nn.Module) -> dict[str, np.ndarray]:
 
 
 class WeightBroadcast:
-    """Learner side: one ``ray.put`` per published version."""
+    """Learner side: every version to the ParamStore; to the object store
+    (one ``ray.put``) while any actor reads from there."""
 
-    def __init__(self, ray: Any):
+    def __init__(self, ray: Any, module: torch.nn.Module, name: str):
         self._ray = ray
-        self.newest: tuple[int, Any] = (0, None)
+        self.store = ParamStore.create(name, module)
+        self.remote_readers = 0
+        """Actors that read from the object store (set before the first publish)."""
+        self.newest: tuple[int, Any] = (self.store.version, None)
         """(version, object ref), replaced whole, so a reader never pairs one version with another's ref."""
 
     @property
@@ -29,9 +37,22 @@ class WeightBroadcast:
         return self.newest[0]
 
     def publish(self, module: torch.nn.Module) -> int:
-        version = self.newest[0] + 1
-        self.newest = (version, self._ray.put(state_arrays(module)))
+        version = self.store.publish(module)
+        self.newest = (version, self._ray.put(state_arrays(module)) if self.remote_readers else None)
         return version
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def weight_source(policy: str, learner_node: str, store_name: str, module: torch.nn.Module) -> Any:
+    """A host's WeightSource: the learner's ParamStore when it is on the
+    learner's node and `policy` is "auto", else weights pushed to it."""
+    import ray
+
+    if policy == "auto" and ray.get_runtime_context().get_node_id() == learner_node:
+        return ParamStore.attach(store_name, module, copy_threads=1)
+    return PushedWeights()
 
 
 class PushedWeights:

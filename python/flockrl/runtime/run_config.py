@@ -41,6 +41,8 @@ class RunConfig(Config):
     """backend "ray": the cluster to join ("" : $RAY_ADDRESS, else a local cluster started for the run; "auto": the running one)."""
     actor_cpus: float = 1.0
     """backend "ray": CPUs each actor reserves on the cluster (Ray places actors where they fit)."""
+    ray_weights: str = "auto"
+    """backend "ray": how actors get weights: "auto" (shared memory on the learner's node, Ray's object store elsewhere) or "object_store" (always)."""
     max_actor_restarts: int = 100
     """backend "ray": times an actor whose process died is restarted before the run fails."""
 
@@ -53,6 +55,8 @@ class RunConfig(Config):
         for name in ("eval_interval", "checkpoint_interval", "max_actor_restarts"):
             self.check_range(name, 0, None)
         self.check_range("actor_cpus", 0, None)
+        if self.ray_weights not in ("auto", "object_store"):
+            raise ValueError(f"config ray_weights: expected auto or object_store, got {self.ray_weights!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"config backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         tasks = len(task_names(self.env))

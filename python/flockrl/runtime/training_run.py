@@ -102,8 +102,7 @@ class TrainingRun:
         self._claimed, self._claim_lock = 0, threading.Lock()
         self.group: Any = None  # a LearnerGroup when this is one of several data-parallel learners
         self._actor_errors: list[BaseException] = []
-        self.actor_restarts = 0  # backend "ray": actor processes that died and were restarted
-        self.shard_restarts = 0  # backend "ray": replay shards likewise
+        self.cluster: Any = None  # backend "ray": the run's ClusterState (flockrl.distributed.cluster)
 
     @property
     def world_size(self) -> int:
