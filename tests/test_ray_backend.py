@@ -145,3 +145,21 @@ def test_a_killed_learner_resumes_from_its_checkpoint_with_the_shards(ray_cluste
     # At least the first checkpoint's 2000 steps, less the n-step tails still in the actors.
     assert restored and int(restored[0].split()[2]) >= 2000 - 2 * 4 * 3, result.stderr[-3000:]
     assert "in 2 shards" in restored[0]
+
+
+def test_dppo_learners_as_ray_actors_train_together(ray_cluster, tmp_path):
+    """--learners 2 --backend ray: two learner actors form a gloo group, each
+    with its own Ray actor; rank 0 writes the run directory."""
+    address = ray_cluster.get_runtime_context().gcs_address
+    run_dir = tmp_path / "run"
+    proc = _flockrl("train", "ppo", "--backend", "ray", "--address", address, "--learners", "2",
+                    "--run-dir", str(run_dir), "--set", "learner_cpus=0", "--set", "total_steps=20480",
+                    "--set", "eval_interval=10240", "--set", "eval_episodes=5")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "with 2 learner(s) as Ray actors" in proc.stderr
+    header, *evaluations = (run_dir / "eval.csv").read_text().splitlines()
+    assert len(evaluations) == 2
+    means = [float(row.split(",")[header.split(",").index("mean")]) for row in evaluations]
+    assert means[-1] > RANDOM_CARTPOLE * 4, evaluations
+    # Each learner trained on its half: 10240 steps in 256-step batches (alone it would take 80 updates).
+    assert "20480 env steps, 40 updates" in proc.stdout, proc.stdout

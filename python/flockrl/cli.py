@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import Any
 
 from flockrl.algos.registry import ALGORITHMS
 
@@ -156,9 +157,8 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     run_dir = args.resume or args.run_dir or (
         f"runs/{args.algo}-{config.env.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if args.learners != 1 and config.backend == "ray":
-        print("flockrl train: --learners with --backend ray is not supported yet", file=sys.stderr)
-        return 2
+    if config.backend == "ray" and (args.learners != 1 or config.learner_gpus > 0):
+        return _train_learners_on_ray(args, config, run_dir)
     if args.learners != 1 and "WORLD_SIZE" not in os.environ:  # under torchrun, this is already one learner
         return _spawn_learners(args, argv, run_dir)
     try:
@@ -176,14 +176,38 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     except KeyboardInterrupt:  # before the training loop began (it handles its own)
         print("flockrl train: interrupted before training started", file=sys.stderr)
         return 130
-    if not trainer.is_chief:
-        return 130 if result.interrupted else 0
+    if trainer.is_chief:
+        _print_summary(result, run_dir)
+    return 130 if result.interrupted else 0
+
+
+def _train_learners_on_ray(args: argparse.Namespace, config: Any, run_dir: str) -> int:
+    """--backend ray with learners as Ray actors: --learners N (DPPO), or a
+    learner placed on a node with learner_gpus."""
+    from flockrl.distributed.learners import train_learners
+    from flockrl.runtime.training_run import TrainResult
+
+    if args.learners < 1 or (args.learners > 1 and args.algo != "ppo"):
+        print(f"flockrl train: --learners: expected 1, or N >= 2 with ppo, got {args.learners} with {args.algo}",
+              file=sys.stderr)
+        return 2
+    print(f"training {args.algo} on {config.env} for {config.total_steps} env steps with {args.learners} "
+          f"learner(s) as Ray actors; run dir {run_dir}", file=sys.stderr)
+    try:
+        result = TrainResult(**train_learners(args.algo, config, run_dir, bool(args.resume), args.learners))
+    except (ValueError, ImportError) as e:
+        print(f"flockrl train: {e}", file=sys.stderr)
+        return 2
+    _print_summary(result, run_dir)
+    return 130 if result.interrupted else 0
+
+
+def _print_summary(result: Any, run_dir: str) -> None:
     final = result.final_eval
     summary = f"{result.env_steps} env steps, {result.updates} updates in {result.seconds:.0f} s"
     if final is not None:
         summary += f"; final evaluation {final['mean']:.1f} +- {final['std']:.1f}"
     print(summary + f"; checkpoint {run_dir}/checkpoint.pt")
-    return 130 if result.interrupted else 0
 
 
 def _eval(args: argparse.Namespace) -> int:

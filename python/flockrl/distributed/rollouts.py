@@ -23,9 +23,6 @@ def _writable(rollout: dict[str, Any]) -> dict[str, Any]:
 def train_on_ray(run: Any) -> Any:
     """RolloutTrainer._train for backend "ray"."""
     c = run.config
-    if run.group is not None:
-        raise ValueError("backend 'ray' with data-parallel learners (DPPO) is not supported yet; "
-                         "use --learners with the thread backend")
     ray = connect_for(run)
     broadcast = WeightBroadcast(ray, run.learner.net, store_name(run))
     handles = start_hosts(ray, run, RolloutHost, lambda i: (

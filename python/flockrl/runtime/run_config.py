@@ -41,6 +41,10 @@ class RunConfig(Config):
     """backend "ray": the cluster to join ("" : $RAY_ADDRESS, else a local cluster started for the run; "auto": the running one)."""
     actor_cpus: float = 1.0
     """backend "ray": CPUs each actor reserves on the cluster (Ray places actors where they fit)."""
+    learner_gpus: float = 0.0
+    """backend "ray": GPUs the learner reserves; above 0 the learner runs as a Ray actor on a node that has them (so does every learner of a DPPO group)."""
+    learner_cpus: float = 1.0
+    """backend "ray": CPUs a learner reserves when it runs as a Ray actor."""
     ray_weights: str = "auto"
     """backend "ray": how actors get weights: "auto" (shared memory on the learner's node, Ray's object store elsewhere) or "object_store" (always)."""
     max_actor_restarts: int = 100
@@ -54,7 +58,8 @@ class RunConfig(Config):
             self.check_range(name, 1, None)
         for name in ("eval_interval", "checkpoint_interval", "max_actor_restarts"):
             self.check_range(name, 0, None)
-        self.check_range("actor_cpus", 0, None)
+        for name in ("actor_cpus", "learner_gpus", "learner_cpus"):
+            self.check_range(name, 0, None)
         if self.ray_weights not in ("auto", "object_store"):
             raise ValueError(f"config ray_weights: expected auto or object_store, got {self.ray_weights!r}")
         if self.backend not in BACKENDS:

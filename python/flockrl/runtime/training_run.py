@@ -99,6 +99,7 @@ class TrainingRun:
         self._train_seconds_before = 0.0  # by earlier runs this one resumes
         self.resumed = False
         self._stop = threading.Event()
+        self._stop_requested = threading.Event()  # request_stop(): end as Ctrl-C would
         self._claimed, self._claim_lock = 0, threading.Lock()
         self.group: Any = None  # a LearnerGroup when this is one of several data-parallel learners
         self._actor_errors: list[BaseException] = []
@@ -160,6 +161,8 @@ class TrainingRun:
         next_checkpoint = next_multiple(self.env_steps, c.checkpoint_interval)
         try:
             while self.env_steps < c.total_steps:
+                if self._stop_requested.is_set():
+                    raise KeyboardInterrupt
                 self._raise_actor_error()
                 if step() is False:  # nothing learned yet: nothing new to evaluate or save
                     continue
@@ -185,6 +188,11 @@ class TrainingRun:
                 t.join()
             cleanup()
         return self._finish(interrupted)
+
+    def request_stop(self) -> None:
+        """From another thread: training ends as on Ctrl-C (actors stopped,
+        a final checkpoint, the result marked interrupted)."""
+        self._stop_requested.set()
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         raise NotImplementedError
