@@ -161,5 +161,6 @@ def test_dppo_learners_as_ray_actors_train_together(ray_cluster, tmp_path):
     assert len(evaluations) == 2
     means = [float(row.split(",")[header.split(",").index("mean")]) for row in evaluations]
     assert means[-1] > RANDOM_CARTPOLE * 4, evaluations
-    # Each learner trained on its half: 10240 steps in 256-step batches (alone it would take 80 updates).
-    assert "20480 env steps, 40 updates" in proc.stdout, proc.stdout
+    # Each learner trained on its half: 10240 steps in 40 batches of 256, 20 gradient steps each
+    # (a learner alone would have taken 1600).
+    assert "20480 env steps, 800 updates" in proc.stdout, proc.stdout
