@@ -164,3 +164,28 @@ def test_dppo_learners_as_ray_actors_train_together(ray_cluster, tmp_path):
     # Each learner trained on its half: 10240 steps in 40 batches of 256, 20 gradient steps each
     # (a learner alone would have taken 1600).
     assert "20480 env steps, 800 updates" in proc.stdout, proc.stdout
+
+
+def test_actors_on_another_node_get_weights_through_the_object_store():
+    """Two Ray nodes on this machine: the learner's head has no CPUs, so the
+    actors land on the other node and must be sent every version."""
+    script = os.path.join(os.path.dirname(__file__), "_ray_two_nodes.py")
+    proc = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    runs = {r["algo"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert set(runs) == {"ppo", "apex"}
+    for run in runs.values():
+        assert run["nodes"] == 2 and run["shared_memory_weights"] is False
+    assert max(runs["ppo"]["evaluations"]) >= 400, runs
+    assert max(runs["apex"]["evaluations"]) > RANDOM_CARTPOLE * 3, runs
+
+
+def test_the_thread_backend_never_imports_ray():
+    code = ("import sys; from flockrl.algos.ppo import PPOConfig; from flockrl.algos.ppo_trainer import PPOTrainer; "
+            "import flockrl.cli, io; PPOTrainer(PPOConfig(total_steps=512), log=io.StringIO()).train(); "
+            "print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "False"

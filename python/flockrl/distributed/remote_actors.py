@@ -53,7 +53,7 @@ class StepRecorder:
         return out
 
 
-def record(metrics: Any, report: dict[str, Any], policy_lag: int) -> None:
+def record(metrics: Any, report: dict[str, Any], policy_lag: int | None) -> None:
     """Replays a host's drained report into the run's Metrics."""
     if report["returns"]:
         tasks = None if report["tasks"] is None else np.array(report["tasks"])
