@@ -6,10 +6,12 @@ one buffer holding them all, and importance weights are normalised by the
 smallest p^alpha of any shard.
 
 One call per shard per learner step: it applies the priority updates the
-learner sends with it, draws the shard's share of the batch and answers
-with its mass, on which the next step's shares are drawn. So the shares
-lag the shards by one step (the adds since, and the last batch's priority
-updates): on a buffer that is not changing, sampling is exact.
+learner sends with it, draws the shard's share of the next batch and
+answers with its mass, on which the following batch's shares are drawn.
+The next batch is drawn while the learner learns from the current one.
+So the shares lag the shards by a step (the adds since, and the two latest
+batches' priority updates): on a buffer that is not changing, sampling is
+exact.
 
 A shard restarted by Ray after its process died restores its last saved
 state (``save``); without one it starts empty, and the learner says which.
@@ -104,6 +106,8 @@ class ShardedReplay:
         self.restarts = 0
         self._masses: list[Mass] | None = None  # each shard's, from its last answer
         self._updates: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(shards)  # to send with the next step
+        self._in_flight: tuple[np.ndarray, float, list[Any]] | None = None  # a draw sent: counts, min mass, calls
+        self._drawn: tuple[np.ndarray, float, list[Any]] | None = None  # a draw answered: counts, min mass, answers
 
     def __len__(self) -> int:
         return sum(m[2] for m in self._refresh())
@@ -112,14 +116,13 @@ class ShardedReplay:
         """batch_size items over all shards (None while they are all empty):
         fields, ``handles`` [B, 2] (shard, handle) and, prioritized,
         ``weights`` = (p_min^alpha / p_i^alpha)^beta with p_min over every
-        shard."""
-        masses = self._masses or self._refresh()
-        totals = np.array([m[0] if m[2] > 0 else 0.0 for m in masses])
-        if not totals.sum() > 0:
-            self._refresh()
+        shard. The next batch is drawn while the caller learns from this
+        one, so priority updates reach the shards one batch later."""
+        drawn = self._take_draw(batch_size)
+        if drawn is None:
             return None
-        counts = stratified_counts(totals, batch_size, self.rng)
-        answers = self._step(counts)
+        self._send_draw(batch_size)
+        counts, least, answers = drawn
         chosen = [k for k in range(len(self.shards)) if counts[k] > 0 and answers[k][0] is not None]
         parts = [answers[k][0] for k in chosen]
         if not parts:  # the shards chosen came back empty (restarted with nothing saved)
@@ -128,13 +131,12 @@ class ShardedReplay:
         batch["handles"] = np.concatenate([np.stack([np.full(len(p["handles"]), k), p["handles"]], axis=1)
                                            for k, p in zip(chosen, parts)])
         if self.prioritized:
-            least = min(m[1] for m in masses if m[2] > 0)
             leaf = batch.pop("masses")
             batch["weights"] = (np.minimum(least, leaf) / leaf) ** beta
         return batch_to_device(batch, device)
 
     def update_priorities(self, handles: Any, priorities: Any) -> None:
-        """Sent with the next sample, and applied before it draws."""
+        """Sent with the next draw, and applied before it."""
         handles = np.asarray(handles.cpu() if hasattr(handles, "cpu") else handles)
         priorities = np.asarray(priorities, dtype=np.float64)
         for k in np.unique(handles[:, 0]):
@@ -151,16 +153,49 @@ class ShardedReplay:
     def info(self) -> list[dict[str, Any]]:
         return self._call([(k, "info") for k in range(len(self.shards))])
 
-    # -- calls, surviving a shard's restart ------------------------------------------
+    # -- draws, and calls that survive a shard's restart ---------------------------------
+
+    def _take_draw(self, batch_size: int) -> tuple[np.ndarray, float, list[Any]] | None:
+        """The draw sent last time if it was of batch_size, else one made now."""
+        self._settle()
+        drawn, self._drawn = self._drawn, None
+        if drawn is None or drawn[0].sum() != batch_size:
+            self._send_draw(batch_size)
+            self._settle()
+            drawn, self._drawn = self._drawn, None
+        return drawn
+
+    def _send_draw(self, batch_size: int) -> None:
+        """Sends every shard its pending updates and its share of a batch,
+        on their last known masses (nothing when they are all empty)."""
+        masses = self._masses or self._refresh()
+        totals = np.array([m[0] if m[2] > 0 else 0.0 for m in masses])
+        if not totals.sum() > 0:
+            self._refresh()
+            return
+        counts = stratified_counts(totals, batch_size, self.rng)
+        least = min(m[1] for m in masses if m[2] > 0)
+        self._in_flight = (counts, least, self._send(self._step_calls(counts)))
+
+    def _settle(self) -> None:
+        """Waits for the draw in flight, if any, and keeps its answers."""
+        if self._in_flight is not None:
+            counts, least, sent = self._in_flight
+            self._in_flight = None
+            self._drawn = (counts, least, self._answered(self._receive(sent)))
 
     def _refresh(self) -> list[Mass]:
         """Sends the pending priority updates; every shard's mass."""
-        return [mass for _, mass in self._step(np.zeros(len(self.shards), dtype=np.int64))]
+        self._settle()
+        answers = self._call(self._step_calls(np.zeros(len(self.shards), dtype=np.int64)))
+        return [mass for _, mass in self._answered(answers)]
 
-    def _step(self, counts: np.ndarray) -> list[tuple[Any, Mass]]:
+    def _step_calls(self, counts: np.ndarray) -> list[tuple[Any, ...]]:
         updates, self._updates = self._updates, [None] * len(self.shards)
-        answers = self._call([(k, "step", *(updates[k] or (None, None)), int(counts[k]))
-                              for k in range(len(self.shards))])
+        return [(k, "step", *(updates[k] or (None, None)), int(counts[k])) for k in range(len(self.shards))]
+
+    def _answered(self, answers: list[tuple[Any, Mass]]) -> list[tuple[Any, Mass]]:
+        """Keeps the shards' new masses; a shard in a new process is reported."""
         masses = [mass for _, mass in answers]
         if self._masses is not None:
             for k, (old, new) in enumerate(zip(self._masses, masses)):
@@ -172,15 +207,22 @@ class ShardedReplay:
         return answers
 
     def _call(self, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """Calls shard methods in parallel, again when a shard's process died
-        meanwhile (Ray restarts it; _step reports it). Priority updates sent
-        to a shard that died are lost with it."""
+        return self._receive(self._send(calls))
+
+    def _send(self, calls: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        return calls, [getattr(self.shards[k], method).remote(*args) for k, method, *args in calls]
+
+    def _receive(self, sent: tuple[list[tuple[Any, ...]], list[Any]]) -> list[Any]:
+        """The answers to calls sent; made again when a shard's process died
+        meanwhile (Ray restarts it; _answered reports it). Priority updates
+        sent to a shard that died are lost with it."""
         from ray.exceptions import RayActorError  # ActorUnavailableError too
 
+        calls, refs = sent
         for attempt in range(100):
-            refs = [getattr(self.shards[k], method).remote(*args) for k, method, *args in calls]
             try:
                 return self.ray.get(refs)
             except RayActorError:
                 time.sleep(min(0.01 * 2**attempt, 1.0))
+                calls, refs = self._send(calls)
         raise RuntimeError("replay shards: no answer after 100 tries (a shard keeps dying)")
