@@ -43,6 +43,19 @@ def test_ppo_on_ray_learns_in_every_sync_mode(ray_cluster, sync, weights):
     assert max(e["mean"] for e in result.evaluations) >= 400, result.evaluations
 
 
+def test_impala_and_uniform_replay_dqn_learn_on_ray(ray_cluster):
+    from flockrl.algos.dqn import DQNConfig
+    from flockrl.algos.impala import ImpalaConfig
+    from flockrl.algos.impala_trainer import ImpalaTrainer
+
+    impala = ImpalaTrainer(ImpalaConfig(total_steps=60_000, num_actors=2, backend="ray", eval_interval=10_000,
+                                        stop_at_return=300, seed=5), log=io.StringIO()).train()
+    assert max(e["mean"] for e in impala.evaluations) >= 300, impala.evaluations
+    dqn = DQNTrainer(DQNConfig(total_steps=20_000, num_actors=2, replay_shards=2, backend="ray", eval_interval=5_000,
+                               stop_at_return=150, seed=6), log=io.StringIO()).train()
+    assert max(e["mean"] for e in dqn.evaluations) >= 100, dqn.evaluations
+
+
 def _kill_an_actor_mid_run(ray, trainer, after_updates):
     """Runs trainer.train() in a thread, SIGKILLs actor 0's process once the
     learner has made `after_updates` updates; the updates then and the result."""
