@@ -198,8 +198,5 @@ class DQNTrainer(TrainingRun):
             super()._save_checkpoint(final)
             return
         with self._gate.paused():
-            self.save_replay()
+            self.replay.save(self.run_dir / "replay.bin")  # the Ray backend's shards: replay.bin.<k>
             super()._save_checkpoint(final)
-
-    def save_replay(self) -> None:
-        self.replay.save(self.run_dir / "replay.bin")

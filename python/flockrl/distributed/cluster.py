@@ -41,7 +41,11 @@ def start_hosts(ray: Any, run: Any, host_class: type, args: Any) -> list[Any]:
     remote = ray.remote(host_class).options(num_cpus=c.actor_cpus, max_restarts=c.max_actor_restarts,
                                             max_task_retries=0)
     handles = [remote.remote(*args(i)) for i in range(c.num_actors)]
-    ray.get([h.pid.remote() for h in handles])  # constructed (an error in one surfaces here)
+    try:
+        ray.get([h.pid.remote() for h in handles])  # constructed (an error in one surfaces here)
+    except BaseException:
+        kill_all(ray, handles)
+        raise
     return handles
 
 

@@ -1,7 +1,7 @@
 """DQN and Ape-X on Ray: actors are Ray actors adding to replay shards
 (Ray actors wrapping the C++ buffer); the learner (this process) samples
 the shards in proportion to their priority mass, writes priorities back,
-and broadcasts weights through the object store. Threads of this process
+and publishes weights by version (see weights.py). Threads of this process
 drive the actors in chunks, and the samples-per-insert ratio is kept
 between them and the learner, where the counts are exact."""
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import uuid
 from typing import Any
-
 
 from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, store_name, weights_from
 from flockrl.distributed.ratio_gate import RatioGate
@@ -43,14 +42,23 @@ def train_on_ray(run: Any) -> Any:
     ray = connect_for(run)
     shards, names = start_shards(ray, run)
     replay = run.replay = ShardedReplay(ray, shards, c.prioritized, c.seed, run.log)
+    broadcast = WeightBroadcast(ray, run.learner.online, store_name(run))
+    try:
+        return _run(ray, run, replay, names, broadcast)
+    finally:  # after the final checkpoint, which saves the shards
+        kill_all(ray, shards)
+        broadcast.close()
+
+
+def _run(ray: Any, run: Any, replay: ShardedReplay, shard_names: list[str], broadcast: WeightBroadcast) -> Any:
+    c = run.config
     chunk_items = c.remote_chunk_steps * c.envs_per_actor
     gate = RatioGate(c.samples_per_insert, max(1, c.learning_starts),
                      run.limiter_slack(chunk_items * max(c.n_step, 2)))
     gate.inserted_(len(replay))  # what a resumed run restored
-    broadcast = WeightBroadcast(ray, run.learner.online, store_name(run))
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
         c, run.obs_shape, run.num_actions, i, run.actor_seed(i), weights_from(ray, run, broadcast),
-        names[i % len(names)]))
+        shard_names[i % len(shard_names)]))
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
     broadcast.remote_readers = sum(not h.shared for h in hosts)
     run.cluster = ClusterState(handles, shared_memory_weights=not broadcast.remote_readers)
@@ -74,15 +82,9 @@ def train_on_ray(run: Any) -> Any:
 
     def cleanup() -> None:
         kill_all(ray, handles)
-        broadcast.close()
         run.cluster.actor_restarts = sum(h.restarts for h in hosts)
         run.cluster.shard_restarts = replay.restarts
 
     step = run._learner_step(sample, replay, broadcast.publish)
     threads = run._start_actors(drive, gate.close)
-    try:
-        return run._learner_loop(step, threads, gate.close, cleanup)
-    finally:
-        kill_all(ray, shards)  # after the final checkpoint, which saves them
-
-
+    return run._learner_loop(step, threads, gate.close, cleanup)

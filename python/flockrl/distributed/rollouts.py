@@ -25,6 +25,14 @@ def train_on_ray(run: Any) -> Any:
     c = run.config
     ray = connect_for(run)
     broadcast = WeightBroadcast(ray, run.learner.net, store_name(run))
+    try:
+        return _run(ray, run, broadcast)
+    finally:
+        broadcast.close()
+
+
+def _run(ray: Any, run: Any, broadcast: WeightBroadcast) -> Any:
+    c = run.config
     handles = start_hosts(ray, run, RolloutHost, lambda i: (
         c, run.obs_space, run.action_space, i, run.actor_seed(i), weights_from(ray, run, broadcast)))
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
@@ -56,7 +64,6 @@ def train_on_ray(run: Any) -> Any:
 
     def cleanup() -> None:
         kill_all(ray, handles)
-        broadcast.close()
         run.cluster.actor_restarts = sum(h.restarts for h in hosts)
 
     threads = run._start_actors(drive, exchange.close)
