@@ -129,10 +129,15 @@ def test_a3c_refuses_the_ray_backend_and_says_why():
         A3CConfig(backend="ray")
 
 
-def test_more_actors_than_the_cluster_has_cpus_is_an_error_not_a_hang(ray_cluster):
+def test_more_actors_than_the_cluster_has_room_for_is_an_error_not_a_hang(ray_cluster):
     config = PPOConfig(total_steps=1000, num_actors=3, backend="ray")
     with pytest.raises(ValueError, match="needs 3 CPU in the Ray cluster, which has 2"):
         PPOTrainer(config, run_dir=None, log=io.StringIO()).train()
+    config = PPOConfig(total_steps=1000, num_actors=2, backend="ray", actor_cpus=0.5, actor_resources="cpu_node=1")
+    with pytest.raises(ValueError, match="needs 2 cpu_node in the Ray cluster, which has 0"):
+        PPOTrainer(config, run_dir=None, log=io.StringIO()).train()
+    with pytest.raises(ValueError, match="config actor_resources: expected name=amount pairs"):
+        PPOConfig(actor_resources="cpu_node")
 
 
 def test_a_killed_learner_resumes_from_its_checkpoint_with_the_shards(ray_cluster, tmp_path):

@@ -29,17 +29,18 @@ def connect_for(run: Any) -> Any:
     """Ray, connected to the run's cluster, with room for its actors."""
     c = run.config
     ray = connect(c.ray_address)
-    check_resources(ray, {"CPU": c.num_actors * c.actor_cpus},
-                    f"{c.num_actors} actors x actor_cpus={c.actor_cpus:g}")
+    per_actor = {"CPU": c.actor_cpus, **c.actor_resource_amounts()}
+    check_resources(ray, {name: c.num_actors * amount for name, amount in per_actor.items()},
+                    f"{c.num_actors} actors x ({', '.join(f'{n}={a:g}' for n, a in per_actor.items())})")
     return ray
 
 
 def start_hosts(ray: Any, run: Any, host_class: type, args: Any) -> list[Any]:
     """num_actors Ray actors of host_class(*args(index)), each reserving
-    actor_cpus and restarted by Ray up to max_actor_restarts times."""
+    actor_cpus and actor_resources, restarted by Ray up to max_actor_restarts times."""
     c = run.config
-    remote = ray.remote(host_class).options(num_cpus=c.actor_cpus, max_restarts=c.max_actor_restarts,
-                                            max_task_retries=0)
+    remote = ray.remote(host_class).options(num_cpus=c.actor_cpus, resources=c.actor_resource_amounts(),
+                                            max_restarts=c.max_actor_restarts, max_task_retries=0)
     handles = [remote.remote(*args(i)) for i in range(c.num_actors)]
     try:
         ray.get([h.pid.remote() for h in handles])  # constructed (an error in one surfaces here)

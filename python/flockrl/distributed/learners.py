@@ -53,8 +53,9 @@ def train_learners(algo: str, config: Any, run_dir: str | None, resume: bool, le
     TrainResult's fields. Ctrl-C stops every learner cleanly."""
     c = config
     ray = connect(c.ray_address)
-    check_resources(ray, {"CPU": learners * (c.learner_cpus + c.num_actors * c.actor_cpus),
-                          "GPU": learners * c.learner_gpus},
+    per_learner = {"CPU": c.learner_cpus + c.num_actors * c.actor_cpus, "GPU": c.learner_gpus,
+                   **{name: c.num_actors * amount for name, amount in c.actor_resource_amounts().items()}}
+    check_resources(ray, {name: learners * amount for name, amount in per_learner.items()},
                     f"{learners} learners x (learner_cpus={c.learner_cpus:g} + {c.num_actors} actors x "
                     f"actor_cpus={c.actor_cpus:g}, learner_gpus={c.learner_gpus:g})")
     remote = ray.remote(LearnerHost).options(num_cpus=c.learner_cpus, num_gpus=c.learner_gpus, max_concurrency=2)

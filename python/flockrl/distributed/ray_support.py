@@ -46,7 +46,7 @@ def check_resources(ray: Any, needed: dict[str, float], what: str) -> None:
     for name, amount in needed.items():
         if amount > available.get(name, 0.0):
             raise ValueError(f"{what}: needs {amount:g} {name} in the Ray cluster, which has "
-                             f"{available.get(name, 0.0):g}; lower num_actors or actor_cpus, or add nodes")
+                             f"{available.get(name, 0.0):g}; ask for less, or add nodes that have it")
 
 
 def was_restarted() -> bool:

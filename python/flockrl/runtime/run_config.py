@@ -41,6 +41,8 @@ class RunConfig(Config):
     """backend "ray": the cluster to join ("" : $RAY_ADDRESS, else a local cluster started for the run; "auto": the running one)."""
     actor_cpus: float = 1.0
     """backend "ray": CPUs each actor reserves on the cluster (Ray places actors where they fit)."""
+    actor_resources: str = ""
+    """backend "ray": custom Ray resources each actor reserves, "name=amount,..." (e.g. "cpu_node=1" keeps actors on nodes started with --resources '{"cpu_node": 64}')."""
     learner_gpus: float = 0.0
     """backend "ray": GPUs the learner reserves; above 0 the learner runs as a Ray actor on a node that has them (so does every learner of a DPPO group)."""
     learner_cpus: float = 1.0
@@ -49,6 +51,21 @@ class RunConfig(Config):
     """backend "ray": how actors get weights: "auto" (shared memory on the learner's node, Ray's object store elsewhere) or "object_store" (always)."""
     max_actor_restarts: int = 100
     """backend "ray": times an actor whose process died is restarted before the run fails."""
+
+    def actor_resource_amounts(self) -> dict[str, float]:
+        """actor_resources as {name: amount}."""
+        amounts = {}
+        for item in filter(None, (part.strip() for part in self.actor_resources.split(","))):
+            name, sep, amount = item.partition("=")
+            try:
+                value = float(amount)
+            except ValueError:
+                value = -1.0
+            if not sep or not name.strip() or not value >= 0:
+                raise ValueError(f"config actor_resources: expected name=amount pairs (amount >= 0) separated "
+                                 f"by commas, got {self.actor_resources!r}")
+            amounts[name.strip()] = value
+        return amounts
 
     def validate(self) -> None:
         super().validate()
@@ -60,6 +77,7 @@ class RunConfig(Config):
             self.check_range(name, 0, None)
         for name in ("actor_cpus", "learner_gpus", "learner_cpus"):
             self.check_range(name, 0, None)
+        self.actor_resource_amounts()  # parses, or says what is wrong
         if self.ray_weights not in ("auto", "object_store"):
             raise ValueError(f"config ray_weights: expected auto or object_store, got {self.ray_weights!r}")
         if self.backend not in BACKENDS:
