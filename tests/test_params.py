@@ -251,6 +251,26 @@ def test_crashed_owner_is_reclaimed(name):
     store.close()
 
 
+def test_reclaim_stale_removes_every_killed_owners_store_and_nothing_else(name):
+    killed = [run_python(OWNER.format(name=f"{name}-{i}", then="os.kill(os.getpid(), signal.SIGKILL)"))
+              for i in range(2)]
+    for proc in killed:
+        proc.communicate(timeout=120)
+    live = ParamStore.create(f"{name}-live", torch.nn.Linear(4, 2))
+    foreign = f"/dev/shm/flockrl.{name}-foreign"  # not a store: too small to hold a header
+    with open(foreign, "wb") as f:
+        f.write(b"x")
+    try:
+        removed = ParamStore.reclaim_stale()
+        assert f"{name}-0" in removed and f"{name}-1" in removed
+        assert f"{name}-live" not in removed and live.version == 1
+        assert not any(os.path.exists(f"/dev/shm/flockrl.{name}-{i}") for i in range(2))
+        assert os.path.exists(foreign)
+    finally:
+        live.close()
+        os.unlink(foreign)
+
+
 def test_live_owner_keeps_its_name(name):
     proc = run_python(OWNER.format(name=name, then="sys.stdin.read()"), stdin=subprocess.PIPE)
     try:

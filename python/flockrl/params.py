@@ -143,6 +143,9 @@ def _first_difference(expected: list[_Entry], given: list[tuple[str, Any]], what
     return None
 
 
+_SHM_DIR, _SHM_PREFIX = "/dev/shm", "flockrl."  # where the segments are, and their names' prefix (shm_segment.h)
+
+
 class ParamStore:
     """A versioned snapshot of a model's tensors in named shared memory.
 
@@ -236,6 +239,27 @@ class ParamStore:
             return _core.ParamStoreCore.reclaim_if_stale(name)
         except FileExistsError:
             return False
+
+    @staticmethod
+    def reclaim_stale() -> list[str]:
+        """Remove every store whose owner is dead (killed before it could
+        clean up); returns their names. Live owners' stores, and segments
+        that are not readable flockrl stores, are left alone."""
+        removed = []
+        try:
+            entries = os.listdir(_SHM_DIR)
+        except OSError:
+            return removed
+        for entry in sorted(entries):
+            name = entry[len(_SHM_PREFIX):]
+            if not entry.startswith(_SHM_PREFIX) or not name:
+                continue
+            try:
+                if ParamStore.reclaim(name):
+                    removed.append(name)
+            except (ValueError, OSError):  # not a store of ours, or not ours to remove
+                continue
+        return removed
 
     # -- publishing and pulling --------------------------------------------
 

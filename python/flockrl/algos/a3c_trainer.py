@@ -18,10 +18,8 @@ Every update is published; policy lag is logged in every mode."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +28,9 @@ import torch
 
 from flockrl.algos.a3c import A3CConfig, A3CLearner, actor_critic_loss, average, gradients
 from flockrl.algos.actor_critic import ActorCritic, greedy_actions, make_actor_critic
-from flockrl.params import ParamStore
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
-from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, new_run_store
 
 
 class A3CTrainer(TrainingRun):
@@ -65,7 +62,7 @@ class A3CTrainer(TrainingRun):
 
     def _train(self) -> TrainResult:
         c = self.config
-        self._store = store = ParamStore.create(f"a3c-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
+        self._store = store = new_run_store("a3c", self.learner.net)
         optimizer = self.learner.start(store)
         self._applied_steps = self.metrics.env_steps
         exchange = None

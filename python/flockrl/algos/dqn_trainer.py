@@ -7,10 +7,8 @@ the two sides in step, so learning does not depend on thread timing.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
 from flockrl.runtime.pause_gate import PauseGate
-from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, new_run_store
 
 
 @torch.no_grad()
@@ -94,7 +92,7 @@ class DQNTrainer(TrainingRun):
         if self.resumed and c.save_replay and (self.run_dir / "replay.bin").exists():
             replay.load(self.run_dir / "replay.bin")
             print(f"replay restored: {len(replay)} transitions", file=self.log)
-        store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.online)
+        store = new_run_store(self.algo, self.learner.online)
         step = self._learner_step(lambda: self._sample(replay), replay, store.publish)
         # replay.interrupt() wakes actors the rate limiter holds.
         threads = self._start_actors(lambda i: self._run_actor(i, store.name, replay), replay.interrupt)

@@ -6,9 +6,7 @@ ParamStore the actors pull from."""
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +15,9 @@ import numpy as np
 import torch
 
 from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
-from flockrl.params import ParamStore
 from flockrl.runtime.rollout import RolloutWorker
 from flockrl.runtime.sync import Closed, RolloutExchange
-from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces
+from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, new_run_store
 
 
 class RolloutTrainer(TrainingRun):
@@ -65,7 +62,7 @@ class RolloutTrainer(TrainingRun):
             from flockrl.distributed.rollouts import train_on_ray
 
             return train_on_ray(self)
-        store = ParamStore.create(f"{self.algo}-{os.getpid()}-{uuid.uuid4().hex[:8]}", self.learner.net)
+        store = new_run_store(self.algo, self.learner.net)
         exchange = RolloutExchange(c.sync, c.num_actors, max_lag=c.max_lag)
         step = self._learner_step(exchange, store.publish)
         threads = self._start_actors(lambda i: self._run_actor(i, store.name, exchange), exchange.close)

@@ -3,8 +3,6 @@ actors that do not fit pending forever), restarts on process death."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +51,6 @@ def start_hosts(ray: Any, run: Any, host_class: type, args: Any) -> list[Any]:
 def kill_all(ray: Any, handles: list[Any]) -> None:
     for h in handles:
         ray.kill(h, no_restart=True)
-
-
-def store_name(run: Any) -> str:
-    """A fresh name for the run's ParamStore segment."""
-    return f"{run.algo}-ray-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 def weights_from(ray: Any, run: Any, broadcast: Any) -> tuple[str, str, str]:

@@ -11,11 +11,12 @@ import math
 import uuid
 from typing import Any
 
-from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, store_name, weights_from
+from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, weights_from
 from flockrl.distributed.ratio_gate import RatioGate
 from flockrl.distributed.remote_actors import OffPolicyHost, RemoteHost, record
 from flockrl.distributed.sharded_replay import ReplayShard, ShardedReplay
 from flockrl.distributed.weights import WeightBroadcast
+from flockrl.runtime.training_run import new_run_store
 
 
 def start_shards(ray: Any, run: Any) -> tuple[list[Any], list[str]]:
@@ -42,7 +43,7 @@ def train_on_ray(run: Any) -> Any:
     ray = connect_for(run)
     shards, names = start_shards(ray, run)
     replay = run.replay = ShardedReplay(ray, shards, c.prioritized, c.seed, run.log)
-    broadcast = WeightBroadcast(ray, run.learner.online, store_name(run))
+    broadcast = WeightBroadcast(ray, new_run_store(f"{run.algo}-ray", run.learner.online))
     try:
         return _run(ray, run, replay, names, broadcast)
     finally:  # after the final checkpoint, which saves the shards

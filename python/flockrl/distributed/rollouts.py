@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, store_name, weights_from
+from flockrl.distributed.cluster import ClusterState, connect_for, kill_all, start_hosts, weights_from
 from flockrl.distributed.remote_actors import RemoteHost, RolloutHost, record
 from flockrl.distributed.weights import WeightBroadcast
 from flockrl.runtime.sync import Closed, RolloutExchange
+from flockrl.runtime.training_run import new_run_store
 
 
 def _writable(rollout: dict[str, Any]) -> dict[str, Any]:
@@ -22,9 +23,8 @@ def _writable(rollout: dict[str, Any]) -> dict[str, Any]:
 
 def train_on_ray(run: Any) -> Any:
     """RolloutTrainer._train for backend "ray"."""
-    c = run.config
     ray = connect_for(run)
-    broadcast = WeightBroadcast(ray, run.learner.net, store_name(run))
+    broadcast = WeightBroadcast(ray, new_run_store(f"{run.algo}-ray", run.learner.net))
     try:
         return _run(ray, run, broadcast)
     finally:

@@ -24,9 +24,10 @@ class WeightBroadcast:
     """Learner side: every version to the ParamStore; to the object store
     (one ``ray.put``) while any actor reads from there."""
 
-    def __init__(self, ray: Any, module: torch.nn.Module, name: str):
+    def __init__(self, ray: Any, store: ParamStore):
+        """store: the run's ParamStore (closed with this)."""
         self._ray = ray
-        self.store = ParamStore.create(name, module)
+        self.store = store
         self.remote_readers = 0
         """Actors that read from the object store (set before the first publish)."""
         self.newest: tuple[int, Any] = (self.store.version, None)

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import torch
 
 from flockrl.envs import make_vec
 from flockrl.multitask import is_multitask, task_names
+from flockrl.params import ParamStore
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.denormals import flush_denormals
 from flockrl.runtime.evaluate import evaluate
@@ -69,6 +71,13 @@ def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
         return env.single_observation_space, env.single_action_space
     finally:
         env.close()
+
+
+def new_run_store(prefix: str, module: Any) -> ParamStore:
+    """A fresh ParamStore for one run (named `prefix`-pid-random), after
+    removing the stores of runs whose process was killed before it could."""
+    ParamStore.reclaim_stale()
+    return ParamStore.create(f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}", module)
 
 
 def next_multiple(value: int, interval: int) -> float:
