@@ -231,3 +231,16 @@ def test_ctrl_c_on_ray_stops_cleanly(ray_cluster, tmp_path, algo):
     assert proc.returncode == 130, err[-3000:]
     assert (run / "checkpoint.pt").exists()
     assert not [name for name in os.listdir("/dev/shm") if f"-{proc.pid}-" in name]
+
+
+def test_one_learner_as_a_ray_actor_writes_its_run(ray_cluster, tmp_path):
+    """What learner_gpus > 0 does (placing the learner by its resources), on
+    the CPU: the whole trainer runs in a Ray actor and writes the run dir."""
+    from flockrl.distributed.learners import train_learners
+
+    config = PPOConfig(total_steps=20_480, num_actors=1, backend="ray", learner_cpus=1, eval_interval=10_240,
+                       eval_episodes=5)
+    result = train_learners("ppo", config, str(tmp_path / "run"), resume=False, learners=1)
+    assert result["env_steps"] >= 20_480 and not result["interrupted"]
+    assert result["evaluations"][-1]["mean"] > RANDOM_CARTPOLE * 4, result["evaluations"]
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
