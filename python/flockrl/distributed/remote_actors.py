@@ -207,13 +207,22 @@ class RemoteHost:
             return self._restarted(type(e).__name__)
         if isinstance(result, str) and result == RESTARTED:  # died between calls
             return self._restarted("restarted between calls")
-        if update:
-            self.held = version
+        if update or self.shared:
+            self.held = version  # a shared-memory host has pulled at least this one
         return result
 
     def _restarted(self, why: str) -> None:
+        from ray.exceptions import RayActorError
+
         self.restarts += 1
         self.held = 0  # a restarted host starts without weights
         if self.restarts > self.max_restarts:
             raise RuntimeError(f"actor {self.index} died {self.restarts} times (max_actor_restarts); giving up")
         print(f"actor {self.index} died ({why}); Ray restarts it and training goes on", file=self.log)
+        try:  # the new process may be on another node, away from the learner's shared memory
+            shared = self.ray.get(self.handle.uses_shared_memory.remote())
+        except RayActorError:
+            return  # not back yet; the next call finds out
+        if self.shared and not shared:
+            self.weights.remote_readers += 1  # versions go to the object store from the next publish on
+        self.shared = shared
