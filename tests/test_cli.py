@@ -93,14 +93,20 @@ def test_train_bad_input_lists_the_choices():
     assert result.returncode == 2 and "DQN needs a Discrete action space" in result.stderr
 
 
-@pytest.mark.parametrize("algo", ["dqn", "ppo"])
-def test_train_ctrl_c_stops_cleanly(tmp_path, algo):
+@pytest.mark.parametrize("algo, backend", [("dqn", "threads"), ("ppo", "threads"), ("apex", "ray"), ("ppo", "ray")])
+def test_train_ctrl_c_stops_cleanly(tmp_path, algo, backend, request):
+    """SIGINT to the learner: actors stopped, a final checkpoint, exit 130,
+    no shared memory left behind."""
     import os
     import signal
     import time
 
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", algo, "--run-dir", str(run)],
+    extra = []
+    if backend == "ray":  # on the session's local cluster
+        address = request.getfixturevalue("ray_cluster").get_runtime_context().gcs_address
+        extra = ["--backend", "ray", "--address", address, "--set", "num_actors=2", "--set", "total_steps=10000000"]
+    proc = subprocess.Popen([sys.executable, "-m", "flockrl", "train", algo, "--run-dir", str(run), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     def in_training_loop():  # the first progress row is written from inside the loop
