@@ -22,7 +22,7 @@ from flockrl.runtime.evaluate import evaluate
 
 config = DQNConfig(total_steps=int(sys.argv[1]) if len(sys.argv) > 1 else 30_000, exploration_fraction=0.3)
 torch.manual_seed(0)
-learner = DQNLearner(config, obs_dim=4, num_actions=2, device=torch.device("cpu"))
+learner = DQNLearner(config, obs_space=4, num_actions=2, device=torch.device("cpu"))
 
 fields = {"obs": ((4,), np.float32), "action": ((), np.int64), "reward": ((), np.float32),
           "next_obs": ((4,), np.float32), "discount": ((), np.float32), "version": ((), np.int64)}

@@ -7,8 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from flockrl.algos import mlp_backprop  # noqa: E402
-from flockrl.algos.actor_critic import ActorCritic, mlp  # noqa: E402
+from flockrl.nets import mlp as mlp_backprop  # noqa: E402
+from flockrl.algos.actor_critic import ActorCritic  # noqa: E402
+from flockrl.nets.mlp import mlp  # noqa: E402
 from flockrl.algos.distributions import Categorical, DiagGaussian  # noqa: E402
 
 

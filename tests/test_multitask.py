@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 
 from flockrl.envs import make_vec
-from flockrl.multitask import MultiTaskVecEnv
 
 torch = pytest.importorskip("torch")
 
 IDS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0"]
+MULTI = "+".join(IDS)
 
 
 def test_tasks_step_as_their_own_envs():
     same = gym.vector.AutoresetMode.SAME_STEP
-    env = MultiTaskVecEnv(IDS, 7, seed=5, autoreset_mode=same)
+    env = make_vec(MULTI, 7, seed=5, autoreset_mode=same)
     assert env.single_observation_space.shape == (6 + 3,) and env.single_action_space.n == 3
     alone = [make_vec(i, int((env.task_of_env == t).sum()), seed=5 + 1000 * t, autoreset_mode=same)
              for t, i in enumerate(IDS)]
@@ -48,20 +48,20 @@ def test_tasks_step_as_their_own_envs():
 
 
 def test_invalid_actions_and_ids_are_clear_errors():
-    env = MultiTaskVecEnv(IDS, 3)
+    env = make_vec(MULTI, 3)
     env.reset(seed=0)
     with pytest.raises(ValueError, match="CartPole-v1 has actions 0..1, got 2 for env 0"):
         env.step(np.array([2, 0, 0]))
     with pytest.raises(ValueError, match="expected at least one env per task"):
-        MultiTaskVecEnv(IDS, 2)
+        make_vec(MULTI, 2)
     with pytest.raises(ValueError, match="expected Box observations and Discrete actions"):
-        MultiTaskVecEnv(["CartPole-v1", "Pendulum-v1"], 2)
+        make_vec("CartPole-v1+Pendulum-v1", 2)
 
 
 def test_masked_policy_never_picks_a_missing_action():
     from flockrl.algos.actor_critic import ActorCritic
 
-    env = MultiTaskVecEnv(IDS, 300)
+    env = make_vec(MULTI, 300)
     net = ActorCritic(env.single_observation_space, env.single_action_space, (16,), action_mask=env.action_mask)
     obs, _ = env.reset(seed=1)
     actions, log_probs, _ = net.act(torch.from_numpy(obs), torch.Generator().manual_seed(0))

@@ -212,7 +212,7 @@ def _print_summary(result: Any, run_dir: str) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from flockrl.algos.registry import policy_from_checkpoint
-    from flockrl.multitask import task_names
+    from flockrl.envs.multitask import task_names
     from flockrl.runtime.evaluate import evaluate
 
     if args.episodes < 1:

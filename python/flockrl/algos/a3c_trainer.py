@@ -41,7 +41,7 @@ class A3CTrainer(TrainingRun):
                  resume: bool = False):
         super().__init__(config, run_dir, log)
         self.config: A3CConfig = config
-        self.obs_space, self.action_space = env_spaces(config.env)
+        self.obs_space, self.action_space = env_spaces(config.env, config.env_kwarg_values())
         torch.manual_seed(config.seed)
         self.learner = A3CLearner(config, self.obs_space, self.action_space)
         self._eval_net = self._make_net()

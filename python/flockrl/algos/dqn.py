@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
-from flockrl.runtime.run_config import RunConfig
 from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
+from flockrl.nets import make_cnn, resolve_network
+from flockrl.runtime.run_config import RunConfig
 
 
 @dataclass
@@ -25,7 +27,7 @@ class DQNConfig(RunConfig):
     Double DQN."""
 
     env: str = "CartPole-v1"
-    """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any gymnasium id with discrete actions."""
+    """Environment id: a native id (flockrl.NATIVE_ENV_IDS), an Atari game (ALE/Breakout-v5, ...) or any gymnasium id with discrete actions."""
     hidden_sizes: tuple[int, ...] = (256, 256)
     """Widths of the Q-network's hidden layers (ReLU)."""
     dueling: bool = False
@@ -143,26 +145,50 @@ class ApexConfig(DQNConfig):
 
 
 class QNetwork(nn.Module):
-    """An MLP from observations to one Q-value per action; optionally dueling."""
+    """Observations to one Q-value per action, optionally dueling: an MLP
+    (ReLU), or for images a CNN (flockrl.nets: the Nature DQN's by default)
+    with the heads on its features."""
 
-    def __init__(self, obs_dim: int, num_actions: int, hidden_sizes: tuple[int, ...], dueling: bool = False):
+    def __init__(self, obs_space: gym.spaces.Box | int, num_actions: int, hidden_sizes: tuple[int, ...],
+                 dueling: bool = False, network: str = "auto"):
+        """obs_space: the observation space, or the width of vector observations."""
         super().__init__()
-        layers: list[nn.Module] = []
-        width = obs_dim
-        for h in hidden_sizes:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        self.body = nn.Sequential(*layers)
+        obs_space = as_observation_space(obs_space)
+        self.network = resolve_network(network, obs_space)
+        if self.network == "mlp":
+            layers: list[nn.Module] = []
+            width = int(np.prod(obs_space.shape))
+            for h in hidden_sizes:
+                layers += [nn.Linear(width, h), nn.ReLU()]
+                width = h
+            self.body: nn.Module = nn.Sequential(*layers)
+        else:
+            self.body = make_cnn(self.network, obs_space)
+            width = self.body.features
         self.dueling = dueling
         self.head = nn.Linear(width, num_actions)
         self.value = nn.Linear(width, 1) if dueling else None
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        x = self.body(obs.flatten(1).float())
+        x = self.body(obs.flatten(1).float() if self.network == "mlp" else obs)
         q = self.head(x)
         if self.value is not None:
             q = self.value(x) + q - q.mean(dim=1, keepdim=True)
         return q
+
+
+def as_observation_space(obs_space: gym.spaces.Box | int) -> gym.spaces.Box:
+    """A Box space as given, or a float32 vector space of that width."""
+    if isinstance(obs_space, gym.spaces.Box):
+        return obs_space
+    if isinstance(obs_space, (int, np.integer)) and not isinstance(obs_space, bool) and obs_space >= 1:
+        return gym.spaces.Box(-np.inf, np.inf, (int(obs_space),), np.float32)
+    raise TypeError(f"obs_space: expected a gymnasium Box or an int >= 1 (the observation width), got {obs_space!r}")
+
+
+def make_q_network(config: DQNConfig, obs_space: gym.spaces.Box, num_actions: int) -> QNetwork:
+    """The Q-network a config describes."""
+    return QNetwork(obs_space, num_actions, config.hidden_sizes, config.dueling, config.network)
 
 
 def td_targets(
@@ -183,10 +209,12 @@ def td_targets(
 class DQNLearner:
     """The online and target Q-networks, the optimizer and one update step."""
 
-    def __init__(self, config: DQNConfig, obs_dim: int, num_actions: int, device: torch.device):
+    def __init__(self, config: DQNConfig, obs_space: gym.spaces.Box | int, num_actions: int, device: torch.device):
+        """obs_space: the observation space, or the width of vector observations."""
         self.config, self.device = config, device
-        self.online = QNetwork(obs_dim, num_actions, config.hidden_sizes, config.dueling).to(device)
-        self.target = QNetwork(obs_dim, num_actions, config.hidden_sizes, config.dueling).to(device)
+        obs_space = as_observation_space(obs_space)
+        self.online = make_q_network(config, obs_space, num_actions).to(device)
+        self.target = make_q_network(config, obs_space, num_actions).to(device)
         self.target.load_state_dict(self.online.state_dict())
         self.target.requires_grad_(False)
         self.flat = FlatParameters(self.online)  # one tensor to zero, clip and step

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, QNetwork
+from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, make_q_network
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
 from flockrl.runtime.actor import Actor, EpsilonGreedy
@@ -37,8 +37,8 @@ def initial_priorities(net: torch.nn.Module, tr: dict[str, np.ndarray]) -> np.nd
 
 def greedy_policy(config: DQNConfig, online_state: dict[str, Any]) -> Any:
     """The greedy action function (CPU) of a Q-network's saved weights."""
-    obs_shape, num_actions = env_shapes(config.env)
-    net = QNetwork(int(np.prod(obs_shape)), num_actions, config.hidden_sizes, config.dueling)
+    obs_space, num_actions = q_learning_spaces(config)
+    net = make_q_network(config, obs_space, num_actions)
     net.load_state_dict(online_state)
 
     @torch.no_grad()
@@ -48,14 +48,14 @@ def greedy_policy(config: DQNConfig, online_state: dict[str, Any]) -> Any:
     return act
 
 
-def env_shapes(env_id: str) -> tuple[tuple[int, ...], int]:
-    """Observation shape and number of actions; DQN needs discrete actions."""
-    obs_space, act_space = env_spaces(env_id)
+def q_learning_spaces(config: DQNConfig) -> tuple[gym.spaces.Box, int]:
+    """The observation space and number of actions; DQN needs discrete actions."""
+    obs_space, act_space = env_spaces(config.env, config.env_kwarg_values())
     if not isinstance(act_space, gym.spaces.Discrete):
-        raise ValueError(f"{env_id}: DQN needs a Discrete action space, got {act_space}")
+        raise ValueError(f"{config.env}: DQN needs a Discrete action space, got {act_space}")
     if not isinstance(obs_space, gym.spaces.Box):
-        raise ValueError(f"{env_id}: DQN needs a Box observation space, got {obs_space}")
-    return tuple(obs_space.shape), int(act_space.n)
+        raise ValueError(f"{config.env}: DQN needs a Box observation space, got {obs_space}")
+    return obs_space, int(act_space.n)
 
 
 class DQNTrainer(TrainingRun):
@@ -74,9 +74,9 @@ class DQNTrainer(TrainingRun):
         self.config: DQNConfig = config
         self.apex = isinstance(config, ApexConfig)
         self.algo = "apex" if self.apex else "dqn"
-        self.obs_shape, self.num_actions = env_shapes(config.env)
+        self.obs_space, self.num_actions = q_learning_spaces(config)
         torch.manual_seed(config.seed)
-        self.learner = DQNLearner(config, int(np.prod(self.obs_shape)), self.num_actions, self.device)
+        self.learner = DQNLearner(config, self.obs_space, self.num_actions, self.device)
         self.replay: Any = None  # a ReplayBuffer, or the Ray backend's ShardedReplay
         self._gate = PauseGate()  # actors' adds, paused for mid-run replay saves
         if resume:
@@ -123,8 +123,9 @@ class DQNTrainer(TrainingRun):
     # -- pieces -------------------------------------------------------------------
 
     def replay_fields(self) -> dict[str, Any]:
-        return {"obs": (self.obs_shape, np.float32), "action": ((), np.int64), "reward": ((), np.float32),
-                "next_obs": (self.obs_shape, np.float32), "discount": ((), np.float32), "version": ((), np.int64)}
+        obs = (self.obs_space.shape, self.obs_space.dtype)
+        return {"obs": obs, "action": ((), np.int64), "reward": ((), np.float32), "next_obs": obs,
+                "discount": ((), np.float32), "version": ((), np.int64)}
 
     def limiter_slack(self, largest_add: int) -> float:
         """The rate limiter's error_buffer for adds of up to largest_add items."""
@@ -157,7 +158,7 @@ class DQNTrainer(TrainingRun):
 
     def _run_actor(self, index: int, store_name: str, replay: ReplayBuffer) -> None:
         c = self.config
-        net = QNetwork(int(np.prod(self.obs_shape)), self.num_actions, c.hidden_sizes, c.dueling)
+        net = make_q_network(c, self.obs_space, self.num_actions)
         weights = ParamStore.attach(store_name, net, copy_threads=1)
         rng = np.random.default_rng([c.seed, index])
         if isinstance(c, ApexConfig):

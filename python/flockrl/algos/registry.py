@@ -42,7 +42,7 @@ def policy_from_checkpoint(path: str | Path) -> tuple[Any, Any]:
         from flockrl.algos.actor_critic import greedy_actions, make_actor_critic
         from flockrl.runtime.training_run import env_spaces
 
-        obs_space, action_space = env_spaces(config.env)
+        obs_space, action_space = env_spaces(config.env, config.env_kwarg_values())
         net = make_actor_critic(config, obs_space, action_space)
         net.load_state_dict(state["learner"]["net"])
         return config, lambda obs: greedy_actions(net, action_space, obs)

@@ -31,7 +31,7 @@ class RolloutTrainer(TrainingRun):
         """resume: continue the run whose checkpoint is in run_dir (ValueError
         if it is missing, corrupt or from another algorithm or network)."""
         super().__init__(config, run_dir, log)
-        self.obs_space, self.action_space = env_spaces(config.env)
+        self.obs_space, self.action_space = env_spaces(config.env, config.env_kwarg_values())
         torch.manual_seed(config.seed)
         self.group = self.make_group()
         self._trained_steps = 0

@@ -58,7 +58,7 @@ def _run(ray: Any, run: Any, replay: ShardedReplay, shard_names: list[str], broa
                      run.limiter_slack(chunk_items * max(c.n_step, 2)))
     gate.inserted_(len(replay))  # what a resumed run restored
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
-        c, run.obs_shape, run.num_actions, i, run.actor_seed(i), weights_from(ray, run, broadcast),
+        c, run.obs_space, run.num_actions, i, run.actor_seed(i), weights_from(ray, run, broadcast),
         shard_names[i % len(shard_names)]))
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
     broadcast.remote_readers = sum(not h.shared for h in hosts)

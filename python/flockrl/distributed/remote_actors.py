@@ -100,20 +100,18 @@ RESTARTED = "restarted"  # a host's answer when it lost the weights the driver b
 class OffPolicyHost(_Host):
     """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
 
-    def __init__(self, config: Any, obs_shape: tuple[int, ...], num_actions: int, index: int, seed: int,
+    def __init__(self, config: Any, obs_space: Any, num_actions: int, index: int, seed: int,
                  weights_from: tuple[str, str, str], shard_name: str):
         import ray
-        from gymnasium.vector import AutoresetMode
-
-        from flockrl.algos.dqn import ApexConfig, QNetwork
+        from flockrl.algos.dqn import ApexConfig, make_q_network
         from flockrl.algos.dqn_trainer import initial_priorities
-        from flockrl.envs import make_vec
+        from flockrl.runtime.training_run import make_actor_env
         from flockrl.runtime.actor import Actor, EpsilonGreedy
 
         seed += _host_setup()
         c = config
-        self.env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=AutoresetMode.SAME_STEP)
-        net = QNetwork(int(np.prod(obs_shape)), num_actions, c.hidden_sizes, c.dueling)
+        self.env = make_actor_env(c, seed, threads=max(1, round(c.actor_cpus)))  # its reservation
+        net = make_q_network(c, obs_space, num_actions)
         rng = np.random.default_rng([seed, index])
         if isinstance(c, ApexConfig):
             fixed = c.actor_epsilons()[index]
@@ -157,15 +155,13 @@ class RolloutHost(_Host):
 
     def __init__(self, config: Any, obs_space: Any, action_space: Any, index: int, seed: int,
                  weights_from: tuple[str, str, str]):
-        from gymnasium.vector import AutoresetMode
-
         from flockrl.algos.actor_critic import make_actor_critic
-        from flockrl.envs import make_vec
+        from flockrl.runtime.training_run import make_actor_env
         from flockrl.runtime.rollout import RolloutWorker
 
         seed += _host_setup()
         c = config
-        self.env = make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=AutoresetMode.SAME_STEP)
+        self.env = make_actor_env(c, seed, threads=max(1, round(c.actor_cpus)))  # its reservation
         self.net = make_actor_critic(c, obs_space, action_space)
         self._attach_weights(weights_from, self.net)
         self.recorder, self.version = StepRecorder(), 0

@@ -16,6 +16,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from flockrl.nstep import NStepAccumulator
+from flockrl.runtime.episodes import EpisodeTracker
 from flockrl.runtime.metrics import Metrics
 
 
@@ -44,7 +45,7 @@ class EpsilonGreedy:
                  rng: np.random.Generator):
         self.module, self.num_actions, self.epsilon, self.rng = module, num_actions, epsilon, rng
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def __call__(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
         greedy = self.module(torch.as_tensor(obs)).argmax(dim=1).numpy()
         explore = self.rng.random(len(obs)) < self.epsilon(env_steps)
@@ -94,8 +95,7 @@ class Actor:
         self.version = 0  # of the weights acting now
         self.seed = seed
         self._obs: np.ndarray | None = None  # None until the first step resets the envs
-        self._episode_return = np.zeros(env.num_envs)
-        self._episode_length = np.zeros(env.num_envs, dtype=np.int64)
+        self._episodes = EpisodeTracker(env)
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         while not should_stop():
@@ -118,12 +118,9 @@ class Actor:
         done = terminated | truncated
         transitions = self.nstep.push(obs, actions, rewards, true_next_obs(next_obs, infos, done),
                                       terminated, truncated)
-        self._episode_return += rewards
-        self._episode_length += 1
-        if done.any():
-            self.metrics.add_episodes(self._episode_return[done], self._episode_length[done])
-            self._episode_return[done] = 0
-            self._episode_length[done] = 0
+        ended, returns, lengths = self._episodes.step(rewards, terminated, truncated, infos)
+        if ended.any():
+            self.metrics.add_episodes(returns, lengths)
         self._obs = next_obs
         inserted = len(transitions["reward"])
         if inserted:

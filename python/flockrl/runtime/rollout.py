@@ -14,6 +14,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from flockrl.runtime.actor import true_next_obs
+from flockrl.runtime.episodes import EpisodeTracker
 from flockrl.runtime.metrics import Metrics
 
 Rollout = dict[str, Any]
@@ -38,9 +39,9 @@ class RolloutWorker:
         self.generator = torch.Generator()
         self.generator.manual_seed(seed if seed is not None else int(torch.randint(2**62, ())))
         self.obs, _ = env.reset(seed=seed)
-        n = env.num_envs
-        self._episode_return, self._episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
+        self._episodes = EpisodeTracker(env)
 
+    @torch.inference_mode()
     def collect(self, steps: int, version: int) -> Rollout:
         env, net, n = self.env, self.net, self.env.num_envs
         obs = np.empty((steps, n, *self.obs.shape[1:]), dtype=self.obs.dtype)
@@ -59,23 +60,18 @@ class RolloutWorker:
             cut = truncated & ~terminated
             if cut.any():  # the episode did not end, it was cut: bootstrap its value
                 final = true_next_obs(next_obs, infos, done)[cut]
-                with torch.no_grad():
-                    rewards[t, cut] += self.gamma * net.values(torch.from_numpy(final)).numpy()
-            self._track_episodes(reward, done)
+                rewards[t, cut] += self.gamma * net.values(torch.from_numpy(final)).numpy()
+            self._track_episodes(reward, terminated, truncated, infos)
             self.obs = next_obs
-        with torch.no_grad():
-            last_value = net.values(torch.from_numpy(self.obs)).numpy()
+        last_value = net.values(torch.from_numpy(self.obs)).numpy()
         self.metrics.add_steps(steps * n, steps * n)
         return {"obs": obs, "action": actions, "log_prob": log_probs, "value": values, "reward": rewards,
                 "done": dones, "last_obs": self.obs.copy(), "last_value": last_value, "version": version,
                 "actor": self.index}
 
-    def _track_episodes(self, reward: np.ndarray, done: np.ndarray) -> None:
-        self._episode_return += reward
-        self._episode_length += 1
-        if done.any():
+    def _track_episodes(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+                        infos: dict[str, Any]) -> None:
+        ended, returns, lengths = self._episodes.step(reward, terminated, truncated, infos)
+        if ended.any():
             tasks = getattr(self.env, "task_of_env", None)  # multi-task envs
-            self.metrics.add_episodes(self._episode_return[done], self._episode_length[done],
-                                      None if tasks is None else tasks[done])
-            self._episode_return[done] = 0
-            self._episode_length[done] = 0
+            self.metrics.add_episodes(returns, lengths, None if tasks is None else tasks[ended])

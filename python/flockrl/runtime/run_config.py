@@ -3,11 +3,13 @@ the env, the budget, actors, evaluation, checkpoints and the device."""
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from flockrl.config import Config
-from flockrl.multitask import task_names
+from flockrl.envs.multitask import task_names
 
 
 BACKENDS = ("threads", "ray")
@@ -16,7 +18,7 @@ BACKENDS = ("threads", "ray")
 @dataclass
 class RunConfig(Config):
     env: str = "CartPole-v1"
-    """Environment id: a native id (flockrl.NATIVE_ENV_IDS) or any registered gymnasium id."""
+    """Environment id: a native id (flockrl.NATIVE_ENV_IDS), an Atari game (ALE/Breakout-v5, ...; pip install "flockrl[atari]") or any registered gymnasium id."""
     total_steps: int = 100_000
     """Environment steps to train for (all actors together)."""
     seed: int = 0
@@ -25,10 +27,16 @@ class RunConfig(Config):
     """Actor threads, each with its own vector env and policy copy."""
     envs_per_actor: int = 8
     """Envs each actor steps together (more amortise the actor's Python work per step)."""
+    env_kwargs: str = ""
+    """Keyword arguments for the env, "key=value,..." (e.g. "repeat_action_probability=0.25,noop_max=0" for an Atari game; see flockrl.make_vec)."""
+    network: str = "auto"
+    """The network's encoder: auto (nature_cnn for image observations, else mlp), mlp, nature_cnn or impala_cnn."""
     eval_interval: int = 10_000
     """Env steps between greedy evaluations (0: only at the end)."""
     eval_episodes: int = 20
-    """Episodes per evaluation."""
+    """Episodes per evaluation (Atari: whole games)."""
+    eval_epsilon: float = 0.0
+    """Probability of a random action in evaluations (Discrete actions; Atari presets 0.05, as Mnih et al. 2015: a greedy policy can stall a game)."""
     checkpoint_interval: int = 20_000
     """Env steps between checkpoints in the run directory (0: only at the end)."""
     stop_at_return: float = math.inf
@@ -51,6 +59,23 @@ class RunConfig(Config):
     """backend "ray": how actors get weights: "auto" (shared memory on the learner's node, Ray's object store elsewhere) or "object_store" (always)."""
     max_actor_restarts: int = 100
     """backend "ray": times an actor whose process died is restarted before the run fails."""
+
+    def env_kwarg_values(self) -> dict[str, Any]:
+        """env_kwargs as {name: value}, values read as Python literals (strings otherwise)."""
+        out: dict[str, Any] = {}
+        for item in filter(None, (part.strip() for part in self.env_kwargs.split(","))):
+            name, sep, text = item.partition("=")
+            if not sep or not name.strip().isidentifier():
+                raise ValueError(f"config env_kwargs: expected key=value pairs separated by commas, "
+                                 f"got {self.env_kwargs!r}")
+            text = text.strip()
+            try:
+                value = {"true": True, "false": False}.get(text.lower(), None)
+                value = ast.literal_eval(text) if value is None else value
+            except (ValueError, SyntaxError):
+                value = text
+            out[name.strip()] = value
+        return out
 
     def actor_resource_amounts(self) -> dict[str, float]:
         """actor_resources as {name: amount}."""
@@ -78,6 +103,12 @@ class RunConfig(Config):
         for name in ("actor_cpus", "learner_gpus", "learner_cpus"):
             self.check_range(name, 0, None)
         self.actor_resource_amounts()  # parses, or says what is wrong
+        self.env_kwarg_values()
+        self.check_range("eval_epsilon", 0, 1)
+        from flockrl.nets import NETWORKS
+
+        if self.network not in NETWORKS:
+            raise ValueError(f"config network: expected one of {', '.join(NETWORKS)}, got {self.network!r}")
         if self.ray_weights not in ("auto", "object_store"):
             raise ValueError(f"config ray_weights: expected auto or object_store, got {self.ray_weights!r}")
         if self.backend not in BACKENDS:

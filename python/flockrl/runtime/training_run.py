@@ -24,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.envs import make_vec
-from flockrl.multitask import is_multitask, task_names
+from flockrl.envs import default_num_threads, make_vec
+from flockrl.envs.multitask import is_multitask, task_names
 from flockrl.params import ParamStore
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.denormals import flush_denormals
@@ -64,13 +64,23 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def env_spaces(env_id: str) -> tuple[gym.Space, gym.Space]:
+def env_spaces(env_id: str, env_kwargs: dict[str, Any] | None = None) -> tuple[gym.Space, gym.Space]:
     """(single observation space, single action space) of an env id."""
-    env = make_vec(env_id, len(task_names(env_id)))  # a multi-task env needs one per task
+    env = make_vec(env_id, len(task_names(env_id)), **(env_kwargs or {}))  # a multi-task env needs one per task
     try:
         return env.single_observation_space, env.single_action_space
     finally:
         env.close()
+
+
+def make_actor_env(config: RunConfig, seed: int, threads: int | None = None) -> Any:
+    """An actor's vector env (SAME_STEP autoreset). Envs with threads of
+    their own (native, Atari) get `threads`, by default the actor's share of
+    this machine's CPUs, so that the actors' env threads together do not
+    oversubscribe it."""
+    threads = threads or max(1, default_num_threads() // config.num_actors)
+    return make_vec(config.env, config.envs_per_actor, seed=seed, num_threads=threads,
+                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP, **config.env_kwarg_values())
 
 
 def new_run_store(prefix: str, module: Any) -> ParamStore:
@@ -217,7 +227,7 @@ class TrainingRun:
     def _make_actor_env(self, index: int) -> tuple[Any, int]:
         """Actor `index`'s vector env (SAME_STEP autoreset) and its seed."""
         c, seed = self.config, self.actor_seed(index)
-        return make_vec(c.env, c.envs_per_actor, seed=seed, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), seed
+        return make_actor_env(c, seed), seed
 
     @contextmanager
     def _actor_parts(self, index: int, store_name: str, net: Any) -> Iterator[tuple[LocalCopy, Any, int]]:
@@ -282,7 +292,8 @@ class TrainingRun:
         c = self.config
         t0 = time.monotonic()
         train_seconds = self._train_seconds()
-        returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed)
+        returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed,
+                           env_kwargs=c.env_kwarg_values(), epsilon=c.eval_epsilon)
         self._eval_seconds += time.monotonic() - t0
         result = {"env_steps": self.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
                   "train_seconds": train_seconds}

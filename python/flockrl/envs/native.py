@@ -1,15 +1,10 @@
-"""Batched environments behind gymnasium's ``VectorEnv`` API.
-
-Native envs (``NATIVE_ENV_IDS``) are stepped in C++ by ``NativeVecEnv`` and
-reproduce gymnasium's trajectories exactly for the same seeds and actions.
-Any other gymnasium id is delegated to gymnasium's own Sync/AsyncVectorEnv:
-it works, but a Python env is bound by the GIL and is not made faster.
-"""
+"""The native envs: classic control stepped in C++ by ``NativeVecEnv``,
+reproducing gymnasium's trajectories exactly for the same seeds and actions,
+and registered with gymnasium as ``flockrl/<id>``."""
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,31 +15,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from flockrl import _core
-from flockrl.multitask import MultiTaskVecEnv, is_multitask, task_names
+from flockrl.envs.common import MAX_NUM_ENVS, MAX_THREADS, check_int, default_num_threads
 
 _SPECS = {s["id"]: s for s in _core.native_env_specs()}
 NATIVE_ENV_IDS: tuple[str, ...] = tuple(_SPECS)
 _AUTORESET_CODES = {AutoresetMode.NEXT_STEP: 0, AutoresetMode.SAME_STEP: 1, AutoresetMode.DISABLED: 2}
-
-
-def default_num_threads() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-_MAX_NUM_ENVS = 2**31 - 1
-_MAX_THREADS = 1024
-
-
-def _check_int(value: Any, what: str, low: int, high: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what}: expected an int, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{what}: expected an int in [{low}, {high}], got {value}")
-    return int(value)
 
 
 def _seed_words(seed: Any, what: str) -> list[int]:
@@ -114,16 +89,16 @@ class NativeVecEnv(VectorEnv):
         except ValueError:
             valid = ", ".join(m.value for m in AutoresetMode)
             raise ValueError(f"autoreset_mode: expected one of {valid}, got {autoreset_mode!r}") from None
-        num_envs = _check_int(num_envs, "num_envs", 1, _MAX_NUM_ENVS)
+        num_envs = check_int(num_envs, "num_envs", 1, MAX_NUM_ENVS)
         num_threads = default_num_threads() if num_threads is None else num_threads
-        num_threads = _check_int(num_threads, "num_threads", 1, _MAX_THREADS)
+        num_threads = check_int(num_threads, "num_threads", 1, MAX_THREADS)
         self._core = _core.VecEnvCore(
             env_id,
             num_envs,
             num_threads,
             _AUTORESET_CODES[autoreset_mode],
             bool(copy),
-            0 if max_episode_steps is None else _check_int(max_episode_steps, "max_episode_steps", 1, 2**62),
+            0 if max_episode_steps is None else check_int(max_episode_steps, "max_episode_steps", 1, 2**62),
         )
         spec = _SPECS[env_id]
         self.env_id = env_id
@@ -220,67 +195,6 @@ class NativeVecEnv(VectorEnv):
 
     def __repr__(self) -> str:
         return f"NativeVecEnv({self.env_id}, num_envs={self.num_envs})"
-
-
-def make_vec(
-    env_id: str,
-    num_envs: int = 1,
-    *,
-    seed: int | None = None,
-    num_threads: int | None = None,
-    autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-    copy: bool = True,
-    vectorization_mode: str = "sync",
-    **env_kwargs: Any,
-) -> VectorEnv:
-    """A vector env of ``num_envs`` copies of ``env_id``.
-
-    Native ids (``flockrl.NATIVE_ENV_IDS``, also reachable as
-    ``gym.make_vec("flockrl/<id>")``) run in C++. Ids joined by "+" make a
-    multi-task env (flockrl.multitask). Any other registered
-    gymnasium id is built with gymnasium's own vector env
-    (``vectorization_mode`` "sync" or "async"); ``seed`` then applies at the
-    first ``reset()`` without a seed, as it does for native envs.
-    """
-    if is_multitask(env_id):
-        return MultiTaskVecEnv(task_names(env_id), num_envs, seed=seed, autoreset_mode=autoreset_mode)
-    if env_id.startswith("flockrl/"):
-        env_id = env_id[len("flockrl/") :]
-    if env_id in _SPECS:
-        if env_kwargs:
-            raise ValueError(f"{env_id} is native and takes no env kwargs, got {sorted(env_kwargs)}")
-        return NativeVecEnv(
-            env_id, num_envs, seed=seed, num_threads=num_threads, autoreset_mode=autoreset_mode, copy=copy
-        )
-    if env_id not in gym.registry:
-        raise ValueError(
-            f"env_id: expected a native env ({', '.join(NATIVE_ENV_IDS)}) or a registered gymnasium id, "
-            f"got {env_id!r}"
-        )
-    if vectorization_mode not in ("sync", "async"):
-        raise ValueError(f"vectorization_mode: expected 'sync' or 'async', got {vectorization_mode!r}")
-    env = gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode=vectorization_mode,
-        vector_kwargs={"autoreset_mode": AutoresetMode(autoreset_mode), "copy": copy},
-        **env_kwargs,
-    )
-    return _SeedOnFirstReset(env, seed) if seed is not None else env
-
-
-class _SeedOnFirstReset(gym.vector.VectorWrapper):
-    """Gives gymnasium vector envs make_vec's ``seed`` semantics."""
-
-    def __init__(self, env: VectorEnv, seed: int) -> None:
-        super().__init__(env)
-        self._pending_seed: int | None = seed
-
-    def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> Any:
-        if seed is None:
-            seed = self._pending_seed
-        self._pending_seed = None
-        return self.env.reset(seed=seed, options=options)
 
 
 def _vector_entry_point(env_id: str, num_envs: int = 1, max_episode_steps: int | None = None, **kwargs: Any):

@@ -1,10 +1,9 @@
 """Several envs as one vector env, for training one policy on many tasks.
 
-``make_multitask("CartPole-v1+Acrobot-v1+MountainCar-v0", num_envs)`` (or
-``make_vec`` with that id) interleaves the tasks over the envs (env i runs
-task i % k). Observations are flattened, zero-padded to the widest task and
-followed by a one-hot task id; actions are Discrete(most actions of any
-task), and ``action_mask`` ([k, n], True where a task has that action) lets
+``make_vec("CartPole-v1+Acrobot-v1+MountainCar-v0", num_envs)`` interleaves
+the tasks over the envs (env i runs task i % k). Observations are
+flattened, zero-padded to the widest task and followed by a one-hot task
+id; actions are Discrete(most actions of any task), and ``action_mask`` ([k, n], True where a task has that action) lets
 the policy mask the others out. Episode returns stay per task: the runtime
 reports them separately (``task_of_env``, ``task_names``).
 """
@@ -29,25 +28,36 @@ def task_names(env_id: str) -> list[str]:
     return env_id.split(SEPARATOR) if is_multitask(env_id) else [env_id]
 
 
-class MultiTaskVecEnv(VectorEnv):
-    def __init__(self, env_ids: list[str], num_envs: int, *, seed: int | None = None,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
-        from flockrl.envs import make_vec
+def task_env_counts(num_envs: int, tasks: int) -> list[int]:
+    """How many of `num_envs` envs run each task (env i runs task i % tasks)."""
+    if num_envs < tasks:
+        raise ValueError(f"num_envs: expected at least one env per task ({tasks}), got {num_envs}")
+    return [len(range(t, num_envs, tasks)) for t in range(tasks)]
 
+
+class MultiTaskVecEnv(VectorEnv):
+    def __init__(self, env_ids: list[str], envs: list[VectorEnv],
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP):
+        """envs[t]: the vector env of task env_ids[t], with
+        task_env_counts(num_envs, tasks)[t] envs (flockrl.make_vec builds them)."""
         if len(env_ids) < 2 or len(set(env_ids)) != len(env_ids):
             raise ValueError(f"multi-task env: expected two or more different env ids, got {env_ids}")
-        if num_envs < len(env_ids):
-            raise ValueError(f"num_envs: expected at least one env per task ({len(env_ids)}), got {num_envs}")
+        num_envs = sum(env.num_envs for env in envs)
+        if [env.num_envs for env in envs] != task_env_counts(num_envs, len(env_ids)):
+            raise ValueError(f"multi-task env: expected {task_env_counts(num_envs, len(env_ids))} envs per task, "
+                             f"got {[env.num_envs for env in envs]}")
         self.task_names = list(env_ids)
         self.num_envs = num_envs
         self.task_of_env = np.arange(num_envs) % len(env_ids)
         self._index = [np.flatnonzero(self.task_of_env == t) for t in range(len(env_ids))]
-        self.envs = [make_vec(env_id, len(idx), seed=None if seed is None else seed + 1000 * t,
-                              autoreset_mode=autoreset_mode) for t, (env_id, idx) in enumerate(zip(env_ids, self._index))]
+        self.envs = envs
         for env_id, env in zip(env_ids, self.envs):
             if not isinstance(env.single_action_space, Discrete) or not isinstance(env.single_observation_space, Box):
                 raise ValueError(f"multi-task env: {env_id} has {env.single_action_space}; expected Box "
                                  "observations and Discrete actions in every task")
+            if env.single_observation_space.dtype.kind != "f":
+                raise ValueError(f"multi-task env: {env_id} has {env.single_observation_space.dtype} observations; "
+                                 "expected float vectors in every task (images are not padded into one)")
         self._widths = [int(np.prod(env.single_observation_space.shape)) for env in self.envs]
         self._width = max(self._widths)
         counts = [int(env.single_action_space.n) for env in self.envs]
@@ -105,15 +115,3 @@ class MultiTaskVecEnv(VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
-
-
-def action_mask_of(env_id: str) -> np.ndarray | None:
-    """[tasks, actions] valid-action mask of a multi-task id; None for one env."""
-    if not is_multitask(env_id):
-        return None
-    env = MultiTaskVecEnv(task_names(env_id), len(task_names(env_id)))
-    try:
-        return env.action_mask
-    finally:
-        env.close()
-

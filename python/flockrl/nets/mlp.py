@@ -1,5 +1,6 @@
-"""Forward and backward passes of the actor-critic MLPs (actor_critic.mlp:
-Linear layers with tanh or ReLU between) without autograd.
+"""MLPs: the builder the actor-critic methods use (Linear layers with tanh
+or ReLU between, orthogonal init), and their forward and backward passes
+without autograd.
 
 For PPO's 64x64 nets at batch 256 autograd's bookkeeping (graph nodes,
 saved tensors, the engine's queue, scalar wrappers) costs more than the
@@ -14,8 +15,28 @@ tests/test_mlp_backprop.py checks them against autograd.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+def mlp(sizes: list[int], activation: str, out_gain: float) -> nn.Sequential:
+    """Linear layers with `activation` between them; orthogonal init (gain
+    sqrt 2 for hidden layers, `out_gain` for the last), zero biases, as in
+    the PPO implementations that reproduce the paper's results."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        linear = nn.Linear(a, b)
+        nn.init.orthogonal_(linear.weight, out_gain if last else math.sqrt(2))
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if not last:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
 
 
 def forward(mlp: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
