@@ -21,13 +21,17 @@ from flockrl.runtime.metrics import Metrics  # noqa: E402
 from flockrl.runtime.rollout import RolloutWorker  # noqa: E402
 
 OBS = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+IMAGES = gym.spaces.Box(0, 255, (4, 36, 36), np.uint8)  # the smallest a Nature CNN takes
 
 
-def fake_rollout(net, T=8, N=4, seed=0):
+def fake_rollout(net, T=8, N=4, seed=0, obs_space=OBS):
     g = torch.Generator().manual_seed(seed)
-    obs = torch.randn(T, N, 4, generator=g)
+    if obs_space.dtype == np.uint8:
+        obs = torch.randint(0, 256, (T, N, *obs_space.shape), generator=g, dtype=torch.uint8)
+    else:
+        obs = torch.randn(T, N, *obs_space.shape, generator=g)
     with torch.no_grad():
-        params, values = net(obs.reshape(-1, 4))
+        params, values = net(obs.flatten(0, 1))
         actions, log_probs = net.dist.sample(params, g)
     # Behaviour log-probs off by noise, so ratios are not 1 and clipping acts.
     behaviour = log_probs + 0.3 * torch.randn(log_probs.shape, generator=g)
@@ -38,7 +42,7 @@ def fake_rollout(net, T=8, N=4, seed=0):
 
 
 def log_probs_and_dist(net, r):
-    params, values = net(torch.from_numpy(r["obs"].reshape(-1, 4)))
+    params, values = net(torch.from_numpy(r["obs"]).flatten(0, 1))
     if net.discrete:
         dist = torch.distributions.Categorical(logits=params)
         actions = torch.from_numpy(r["action"].reshape(-1))
@@ -65,14 +69,18 @@ def reference_loss(net, r, c, clip, proximal):
 
 
 @pytest.mark.parametrize("action_space", [gym.spaces.Discrete(3), gym.spaces.Box(-1, 1, (2,), np.float32)])
-def test_update_equals_a_reference_adam_step(action_space):
+@pytest.mark.parametrize("obs_space", [OBS, IMAGES], ids=["mlp", "nature_cnn"])
+def test_update_equals_a_reference_adam_step(action_space, obs_space):
+    """The MLP's hand-written backprop and the CNN's autograd path both
+    equal autograd through the whole loss."""
     # Two epochs of one full-batch step each: the second step's ratios have
     # moved away from 1, so clipping acts.
     c = PPOConfig(epochs=2, minibatch_size=32, ent_coef=0.01, clip_value=0.1, total_steps=1000, lr=0.03)
     torch.manual_seed(0)
-    learner = PPOLearner(c, OBS, action_space, torch.device("cpu"))
+    learner = PPOLearner(c, obs_space, action_space, torch.device("cpu"))
+    assert learner.net.network == ("nature_cnn" if obs_space is IMAGES else "mlp")
     reference = copy.deepcopy(learner.net)
-    rollout = fake_rollout(learner.net)  # behaviour log-probs off by noise, as from older weights
+    rollout = fake_rollout(learner.net, obs_space=obs_space)  # behaviour log-probs off by noise, as from older weights
     env_steps = 250  # a quarter through: lr and clip annealed to 3/4
     stats = learner.update([rollout], env_steps)
     assert stats["lr"] == pytest.approx(0.75 * c.lr) and stats["clip_range"] == pytest.approx(0.75 * c.clip_range)
