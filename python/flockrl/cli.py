@@ -212,7 +212,7 @@ def _print_summary(result: Any, run_dir: str) -> None:
 
 def _eval(args: argparse.Namespace) -> int:
     from flockrl.algos.registry import policy_from_checkpoint
-    from flockrl.envs.multitask import task_names
+    from flockrl.envs import is_atari_id, task_names
     from flockrl.runtime.evaluate import evaluate
 
     if args.episodes < 1:
@@ -228,8 +228,10 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"flockrl eval: --episodes must be at least the {len(tasks)} tasks of {config.env}, got {args.episodes}",
               file=sys.stderr)
         return 2
-    returns = evaluate(act, config.env, args.episodes, seed=args.seed)
-    print(f"{config.env}: {returns.mean():.2f} +- {returns.std():.2f} over {args.episodes} episodes "
+    returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
+                       epsilon=config.eval_epsilon)
+    what = "game score (unclipped, whole games)" if is_atari_id(config.env) else "return"
+    print(f"{config.env}: {what} {returns.mean():.2f} +- {returns.std():.2f} over {args.episodes} episodes "
           f"(min {returns.min():.1f}, max {returns.max():.1f})")
     if len(tasks) > 1:  # evaluation env i runs task i % tasks
         for t, name in enumerate(tasks):

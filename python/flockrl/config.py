@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import fnmatch
 import inspect
 import json
 import math
@@ -72,14 +73,23 @@ class Config:
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
-        """Env id -> the values that differ from the defaults for that env
-        (the defaults target CartPole-v1). Subclasses override."""
+        """Env id, or a pattern of ids such as "ALE/*" -> the values that
+        differ from the defaults for that env (the defaults target
+        CartPole-v1). Subclasses override."""
         return {}
+
+    @classmethod
+    def preset_for(cls, env: str) -> dict[str, Any]:
+        """The preset of `env`: its own, else the first pattern it matches, else none."""
+        presets = cls.presets()
+        if env in presets:
+            return presets[env]
+        return next((values for pattern, values in presets.items() if fnmatch.fnmatchcase(env, pattern)), {})
 
     @classmethod
     def for_env(cls, env: str) -> Config:
         """The defaults for `env`: the class defaults with its preset, if any."""
-        return cls().replace({**cls.presets().get(env, {}), "env": env})
+        return cls().replace({**cls.preset_for(env), "env": env})
 
     @classmethod
     def from_file(cls, path: str | Path) -> dict[str, Any]:

@@ -117,6 +117,7 @@ class ReplayBuffer:
         if rate_limiter is not None and not isinstance(rate_limiter, SampleToInsertRatio):
             raise TypeError(f"rate_limiter: expected a SampleToInsertRatio or None, got {type(rate_limiter).__name__}")
         self.rate_limiter = rate_limiter
+        check_fits_in_memory(type(self).nbytes_for(capacity, fields), f"a replay buffer of {capacity} items")
         self._core = _core.ReplayCore(
             int(capacity),
             [(n, s, d.name) for n, s, d in self._fields],
@@ -295,6 +296,30 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             raise TypeError(f"handles: expected the int64 handles from sample(), got dtype {handles.dtype.name}")
         priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
         return self._core.update_priorities(handles.astype(np.int64, copy=False), priorities)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says are available for new allocations
+    (MemAvailable), or None where it does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_fits_in_memory(nbytes: int, what: str) -> None:
+    """A ValueError, before anything is allocated, when `what` needs more
+    memory than the machine has available: replay memory is touched as it
+    fills, so an oversized buffer would otherwise end hours later in the
+    out-of-memory killer."""
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise ValueError(f"{what} needs {nbytes / 1e9:.2f} GB, and this machine has {available / 1e9:.2f} GB "
+                         "available; lower the capacity (buffer_size)")
 
 
 def _convert(name: str, a: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -17,6 +17,7 @@ from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
 from flockrl.algos.optim import adam
 from flockrl.gradients import Adam, RMSprop, SharedOptimizer
+from flockrl.runtime.run_config import ATARI_RUN
 
 @dataclass
 class A3CConfig(ActorCriticConfig):
@@ -39,6 +40,15 @@ class A3CConfig(ActorCriticConfig):
     """Shared optimizer: adam or rmsprop (A3C's shared RMSProp; statistics shared by all workers either way)."""
     gae_lambda: float = 1.0
     """GAE lambda (1: A3C's n-step returns)."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        return {
+            # rl-zoo's A2C on Atari (16 envs x 5 steps, RMSProp at 7e-4, entropy
+            # 0.01, value 0.25, gradient clip 0.5) over 2 workers of 8 envs.
+            "ALE/*": {**ATARI_RUN, "num_actors": 2, "envs_per_actor": 8, "rollout_steps": 5, "optimizer": "rmsprop",
+                      "lr": 7e-4, "gamma": 0.99, "ent_coef": 0.01, "vf_coef": 0.25, "max_grad_norm": 0.5},
+        }
 
     def validate(self) -> None:
         super().validate()

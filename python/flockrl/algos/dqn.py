@@ -17,7 +17,7 @@ from torch import nn
 from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
 from flockrl.nets import make_cnn, resolve_network
-from flockrl.runtime.run_config import RunConfig
+from flockrl.runtime.run_config import ATARI_RUN, RunConfig
 
 
 @dataclass
@@ -74,6 +74,19 @@ class DQNConfig(RunConfig):
     """backend "ray": vector-env steps a remote actor takes per call (weights are refreshed between calls)."""
     save_replay: bool = False
     """Also save the replay buffer (replay.bin) with every checkpoint (actors paused meanwhile), so a resumed run needs no refill."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        return {
+            # CleanRL's dqn_atari.py (Mnih et al. 2015's DQN): a 1M buffer, learning
+            # from 80k steps, one batch of 32 every 4 env steps (8 samples per
+            # insert), the target copied every 1000 env steps (250 updates), epsilon
+            # 1 -> 0.01 over the first 10%; with rl-zoo's gradient clip of 10.
+            "ALE/*": {**ATARI_RUN, "buffer_size": 1_000_000, "learning_starts": 80_000, "batch_size": 32,
+                      "samples_per_insert": 8.0, "lr": 1e-4, "gamma": 0.99, "n_step": 1, "double_dqn": False,
+                      "dueling": False, "target_update_interval": 250, "tau": 1.0, "exploration_fraction": 0.1,
+                      "epsilon_final": 0.01, "max_grad_norm": 10.0},
+        }
 
     def validate(self) -> None:
         super().validate()
@@ -132,6 +145,17 @@ class ApexConfig(DQNConfig):
     """Ape-X's base epsilon: actor i explores with actor_epsilon ** (1 + i * epsilon_alpha / (num_actors - 1))."""
     epsilon_alpha: float = 7.0
     """Ape-X's epsilon exponent spread."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        return {
+            # Horgan et al. 2018's Atari settings (3-step Double DQN, dueling, alpha
+            # 0.6, beta 0.4, target every 2500 updates), with Adam at 1e-4 and
+            # batches of 64 for a CPU learner, and DQN's samples per insert.
+            "ALE/*": {**ATARI_RUN, "num_actors": 2, "envs_per_actor": 8, "buffer_size": 1_000_000,
+                      "learning_starts": 50_000, "batch_size": 64, "samples_per_insert": 8.0, "lr": 1e-4,
+                      "gamma": 0.99, "n_step": 3, "target_update_interval": 2500, "max_grad_norm": 40.0},
+        }
 
     def validate(self) -> None:
         super().validate()

@@ -19,7 +19,7 @@ import torch
 
 from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, make_q_network
 from flockrl.params import ParamStore
-from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio
+from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio, check_fits_in_memory
 from flockrl.runtime.actor import Actor, EpsilonGreedy
 from flockrl.runtime.pause_gate import PauseGate
 from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, new_run_store
@@ -77,6 +77,10 @@ class DQNTrainer(TrainingRun):
         self.obs_space, self.num_actions = q_learning_spaces(config)
         torch.manual_seed(config.seed)
         self.learner = DQNLearner(config, self.obs_space, self.num_actions, self.device)
+        buffer_class = PrioritizedReplayBuffer if config.prioritized else ReplayBuffer
+        # Now, not when training starts: an oversized buffer_size is a config error.
+        check_fits_in_memory(buffer_class.nbytes_for(config.buffer_size, self.replay_fields()),
+                             f"buffer_size {config.buffer_size} of {config.env} transitions")
         self.replay: Any = None  # a ReplayBuffer, or the Ray backend's ShardedReplay
         self._gate = PauseGate()  # actors' adds, paused for mid-run replay saves
         if resume:

@@ -18,6 +18,7 @@ from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import vtrace
 from flockrl.algos.optim import adam, gradient_step
 from flockrl.flat_params import FlatParameters
+from flockrl.runtime.run_config import ATARI_RUN
 from flockrl.runtime.sync import SYNC_MODES
 
 STAT_NAMES = ("policy_loss", "value_loss", "entropy", "mean_rho", "clipped_rho_fraction")
@@ -41,6 +42,17 @@ class ImpalaConfig(ActorCriticConfig):
     """V-trace's truncation of the importance ratio in the value target and the policy gradient."""
     c_bar: float = 1.0
     """V-trace's truncation of the traces (how far back a correction reaches)."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        return {
+            # Espeholt et al. 2018's Atari values (unrolls of 20, entropy 0.01,
+            # baseline 0.5, gradient clip 40, gamma 0.99), with Adam at CleanRL's
+            # PPO learning rate instead of their RMSProp at 6e-4.
+            "ALE/*": {**ATARI_RUN, "num_actors": 2, "envs_per_actor": 8, "rollout_steps": 20,
+                      "rollouts_per_update": 1, "lr": 2.5e-4, "gamma": 0.99, "ent_coef": 0.01, "vf_coef": 0.5,
+                      "max_grad_norm": 40.0},
+        }
 
     def validate(self) -> None:
         super().validate()

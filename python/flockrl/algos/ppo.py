@@ -21,6 +21,7 @@ from flockrl.algos.advantages import gae
 from flockrl.algos.optim import FlatAdam
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.learner_group import LearnerGroup, merged_moments
+from flockrl.runtime.run_config import ATARI_RUN
 from flockrl.runtime.sync import SYNC_MODES
 
 
@@ -80,6 +81,12 @@ class PPOConfig(ActorCriticConfig):
             # Pendulum-v1 entry, without its state-dependent exploration.
             "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,
                             "gae_lambda": 0.95, "lr": 1e-3},
+            # CleanRL's ppo_atari.py: 8 envs x 128 steps, 4 epochs of 4 minibatches,
+            # lr 2.5e-4 annealed, clip 0.1 (not annealed), value clipping 0.1.
+            "ALE/*": {**ATARI_RUN, "num_actors": 1, "envs_per_actor": 8, "rollout_steps": 128, "epochs": 4,
+                      "minibatch_size": 256, "lr": 2.5e-4, "anneal_lr": True, "gamma": 0.99, "gae_lambda": 0.95,
+                      "clip_range": 0.1, "anneal_clip": False, "clip_value": 0.1, "ent_coef": 0.01, "vf_coef": 0.5,
+                      "max_grad_norm": 0.5},
         }
 
     def progress_left(self, env_steps: int) -> float:

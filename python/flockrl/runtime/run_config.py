@@ -14,6 +14,12 @@ from flockrl.envs.multitask import task_names
 
 BACKENDS = ("threads", "ray")
 
+ATARI_RUN: dict[str, Any] = {"total_steps": 10_000_000, "eval_interval": 250_000, "eval_episodes": 8,
+                             "eval_epsilon": 0.05, "checkpoint_interval": 500_000}
+"""What every algorithm's Atari preset ("ALE/*") sets about the run: CleanRL's
+budget of 10M agent steps (40M frames), and evaluations of 8 whole games
+with 5% random actions (Mnih et al. 2015), part of every algorithm's preset."""
+
 
 @dataclass
 class RunConfig(Config):
