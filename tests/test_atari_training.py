@@ -100,5 +100,5 @@ def test_dqn_refuses_a_buffer_the_machine_cannot_hold():
     from flockrl.algos.dqn import DQNConfig
     from flockrl.algos.dqn_trainer import DQNTrainer
 
-    with pytest.raises(ValueError, match=r"buffer_size 100000000 of ALE/Breakout-v5 transitions needs 56\d\d.\d\d GB"):
+    with pytest.raises(ValueError, match=r"buffer_size 100000000 of ALE/Breakout-v5 transitions needs 74\d.\d\d GB"):
         DQNTrainer(DQNConfig.for_env(GAME).replace({"buffer_size": 100_000_000}))

@@ -41,6 +41,7 @@ def run_random(n, gamma, num_envs=5, steps=400, seed=0, invalid_after_end=True):
         truncated = ~terminated & (rng.random(num_envs) < 0.03)
         valid = ~skip if invalid_after_end else np.ones(num_envs, dtype=bool)
         out = acc.push(obs, action, reward, next_obs, terminated, truncated, valid=valid)
+        np.testing.assert_array_equal(out["env"], out["obs"][:, 0])  # each transition's env (obs[0] is its id)
         emitted += [
             (tuple(o), a, r, tuple(no), d)
             for o, a, r, no, d in zip(out["obs"], out["action"], out["reward"], out["next_obs"], out["discount"])

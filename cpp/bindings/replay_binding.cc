@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "replay/frame_stacks.h"
 #include "replay/replay_buffer.h"
 
 namespace py = pybind11;
@@ -33,6 +34,13 @@ const std::map<std::string, DType>& DTypesByName() {
 using FieldTuple = std::tuple<std::string, std::vector<int64_t>, std::string>;
 // (samples_per_insert, min_size_to_sample, error_buffer)
 using LimiterTuple = std::tuple<double, int64_t, double>;
+
+// frame_stack: the names of fields stored as frames (frame_stacks.h), with
+// `frame_capacity` frames; empty for an ordinary buffer.
+struct FrameOptions {
+  std::vector<std::string> stacked;
+  int64_t frame_capacity = 0;
+};
 
 ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha,
                         double eps, uint64_t seed, const std::optional<LimiterTuple>& limiter) {
@@ -97,20 +105,66 @@ ReplayConfig MakeConfig(int64_t capacity, const std::vector<FieldTuple>& fields,
   return c;
 }
 
+// The frame side of a buffer, or null; its frame ring is checked here.
+std::unique_ptr<FrameStacks> MakeFrames(const ReplayConfig& c, const FrameOptions& frames) {
+  if (frames.stacked.empty()) return nullptr;
+  if (frames.frame_capacity < 1 || frames.frame_capacity > (int64_t{1} << 40)) {
+    throw py::value_error("frame_capacity: expected an int in [1, 2**40], got " +
+                          std::to_string(frames.frame_capacity));
+  }
+  try {
+    return std::make_unique<FrameStacks>(c.fields, frames.stacked, frames.frame_capacity);
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+// The buffer's own configuration: with frame stacks, its rows hold frame positions instead.
+ReplayConfig RowConfig(ReplayConfig c, const FrameStacks* frames) {
+  if (frames) c.fields = frames->row_fields();
+  return c;
+}
+
+int64_t BytesFor(const ReplayConfig& c, const FrameOptions& frames) {
+  if (frames.stacked.empty()) return ReplayBuffer::BytesFor(c);
+  try {
+    ReplayConfig rows = c;
+    rows.fields = FrameStacks::RowFields(c.fields, frames.stacked);
+    return ReplayBuffer::BytesFor(rows) + FrameStacks::BytesFor(c.fields, frames.stacked, frames.frame_capacity);
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+// One writer thread's memory of its streams (flockrl keeps one per thread).
+class PyFrameWriter {
+ public:
+  explicit PyFrameWriter(FrameWriter w) : writer(std::move(w)) {}
+  FrameWriter writer;
+};
+
 class PyReplay {
  public:
   PyReplay(int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha, double eps,
-           uint64_t seed, const std::optional<LimiterTuple>& limiter)
-      : buffer_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed, limiter)) {
-    for (const FieldSpec& f : buffer_.config().fields) dtype_nums_.push_back(py::dtype(NumpyName(f.dtype)).num());
+           uint64_t seed, const std::optional<LimiterTuple>& limiter, const FrameOptions& frames)
+      : user_config_(MakeConfig(capacity, fields, prioritized, alpha, eps, seed, limiter)),
+        frames_(MakeFrames(user_config_, frames)),
+        buffer_(RowConfig(user_config_, frames_.get())) {
+    for (const FieldSpec& f : user_config_.fields) dtype_nums_.push_back(py::dtype(NumpyName(f.dtype)).num());
+  }
+
+  PyFrameWriter NewWriter() const {
+    if (!frames_) throw py::value_error("writer: only a buffer with frame_stack has writers");
+    return PyFrameWriter(frames_->NewWriter());
   }
 
   // The fast path of ReplayBuffer.add: exactly the declared fields, each a
   // C-contiguous array of exactly the field's dtype and item shape. Returns
   // None for anything else; the Python wrapper then converts (or explains
   // what is wrong) and calls Add.
-  py::object AddIfExact(const py::dict& items, const std::optional<py::array_t<double>>& prio, double timeout) {
-    const auto& fields = buffer_.config().fields;
+  py::object AddIfExact(const py::dict& items, const std::optional<py::array_t<double>>& prio, double timeout,
+                        const std::optional<py::array_t<int64_t>>& lanes, PyFrameWriter* writer) {
+    const auto& fields = user_config_.fields;
     if (items.size() != fields.size()) return py::none();
     std::vector<py::array> arrays;
     arrays.reserve(fields.size());
@@ -133,16 +187,18 @@ class PyReplay {
       batch = a.shape(0);
       arrays.push_back(std::move(a));
     }
-    return py::bool_(Add(arrays, batch, prio, timeout));
+    return py::bool_(Add(arrays, batch, prio, timeout, lanes, writer));
   }
 
   // arrays[f]: C-contiguous [batch, *shape] arrays of each field's dtype
   // (checked by the Python wrapper, re-checked here by size). Returns false
   // if the rate limiter did not let the batch in within `timeout` seconds
   // (negative: wait indefinitely).
+  // lanes: the stream of each item (frame stacks: see frame_writer.h),
+  // written through `writer`, this thread's.
   bool Add(const std::vector<py::array>& arrays, int64_t batch, const std::optional<py::array_t<double>>& prio,
-           double timeout) {
-    const auto& fields = buffer_.config().fields;
+           double timeout, const std::optional<py::array_t<int64_t>>& lanes, PyFrameWriter* writer) {
+    const auto& fields = user_config_.fields;
     if (arrays.size() != fields.size()) throw py::value_error("add: wrong number of field arrays");
     if (batch < 1 || batch > buffer_.capacity()) {
       throw py::value_error("add: expected a batch of 1 to capacity=" + std::to_string(buffer_.capacity()) +
@@ -166,6 +222,23 @@ class PyReplay {
       p = prio->data();
       CheckPriorities(p, batch);
     }
+    const int64_t* lane = nullptr;
+    if (frames_) {
+      if (writer == nullptr) throw py::value_error("add: a frame-stacked buffer adds through a writer");
+      if (lanes) {
+        if (lanes->ndim() != 1 || lanes->shape(0) != batch) {
+          throw py::value_error("env: expected shape (" + std::to_string(batch) + ",), got " +
+                                py::str(lanes->attr("shape")).cast<std::string>());
+        }
+        lane = lanes->data();
+        for (int64_t i = 0; i < batch; ++i) {
+          if (lane[i] < 0 || lane[i] >= FrameWriter::kMaxLanes) {
+            throw py::value_error("env[" + std::to_string(i) + "] = " + std::to_string(lane[i]) +
+                                  ": expected an env index in [0, 2**20)");
+          }
+        }
+      }
+    }
     if (RateLimiter* limiter = buffer_.rate_limiter()) {
       if (!limiter->AllowableInsert(batch)) {
         throw py::value_error("add: a batch of " + std::to_string(batch) +
@@ -178,7 +251,11 @@ class PyReplay {
       }
     }
     py::gil_scoped_release release;
-    buffer_.Add(src, batch, p);
+    if (frames_) {
+      frames_->Add(buffer_, writer->writer, src, batch, lane, p);
+    } else {
+      buffer_.Add(src, batch, p);
+    }
     buffer_.InsertsWritten(batch);
     return true;
   }
@@ -211,7 +288,7 @@ class PyReplay {
     }
     py::list out;
     std::vector<uint8_t*> dst;
-    for (const FieldSpec& f : buffer_.config().fields) {
+    for (const FieldSpec& f : user_config_.fields) {
       std::vector<py::ssize_t> shape = {batch};
       shape.insert(shape.end(), f.shape.begin(), f.shape.end());
       py::array a(py::dtype(NumpyName(f.dtype)), shape);
@@ -236,7 +313,11 @@ class PyReplay {
     int64_t* h = handles.mutable_data();
     {
       py::gil_scoped_release release;
-      buffer_.Sample(batch, beta, dst, h, w, m);
+      if (frames_) {
+        frames_->Sample(buffer_, batch, beta, dst, h, w, m);
+      } else {
+        buffer_.Sample(batch, beta, dst, h, w, m);
+      }
     }
     return py::make_tuple(out, handles, weights, masses);
   }
@@ -269,7 +350,12 @@ class PyReplay {
     CheckPath(path);
     FileErrorsToPython([&] {
       py::gil_scoped_release release;
-      buffer_.Save(path);
+      if (frames_) {
+        const SaveSections sections = frames_->Sections();
+        buffer_.Save(path, &sections);
+      } else {
+        buffer_.Save(path);
+      }
     });
   }
 
@@ -277,7 +363,12 @@ class PyReplay {
     CheckPath(path);
     FileErrorsToPython([&] {
       py::gil_scoped_release release;
-      buffer_.Load(path);
+      if (frames_) {
+        const LoadSections sections = frames_->Restorer();
+        buffer_.Load(path, &sections);
+      } else {
+        buffer_.Load(path);
+      }
     });
   }
 
@@ -297,7 +388,10 @@ class PyReplay {
   int64_t size() const { return buffer_.Size(); }
   int64_t capacity() const { return buffer_.capacity(); }
   double max_priority() const { return buffer_.MaxPriority(); }
-  int64_t nbytes() const { return ReplayBuffer::BytesFor(buffer_.config()); }
+  int64_t nbytes() const {
+    return ReplayBuffer::BytesFor(buffer_.config()) +
+           (frames_ ? FrameStore::BytesFor(frames_->store().capacity(), frames_->frame_bytes()) : 0);
+  }
 
   py::dict stats() const {
     const ReplayStats s = buffer_.Stats();
@@ -306,6 +400,8 @@ class PyReplay {
     d["dropped"] = s.dropped;
     d["samples"] = s.samples;
     d["torn_redraws"] = s.torn_redraws;
+    d["evictions"] = s.evictions;
+    if (frames_) d["frames"] = static_cast<int64_t>(frames_->store().frames_claimed());
     d["updates"] = s.updates;
     d["stale_updates"] = s.stale_updates;
     return d;
@@ -389,8 +485,10 @@ class PyReplay {
 
   static constexpr char kNativeOrder = std::endian::native == std::endian::little ? '<' : '>';
 
+  const ReplayConfig user_config_;       // the fields as declared
+  std::unique_ptr<FrameStacks> frames_;  // null unless frame_stack
   ReplayBuffer buffer_;
-  std::vector<int> dtype_nums_;  // numpy type number of each field
+  std::vector<int> dtype_nums_;  // numpy type number of each declared field
 };
 
 }  // namespace
@@ -398,21 +496,32 @@ class PyReplay {
 void BindReplay(py::module_& m) {
   m.def(
       "replay_bytes_for",
-      [](int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized) {
-        return ReplayBuffer::BytesFor(MakeConfig(capacity, fields, prioritized, 0.6, 0.0, 0, std::nullopt));
+      [](int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized,
+         const std::vector<std::string>& frame_stack, int64_t frame_capacity) {
+        return BytesFor(MakeConfig(capacity, fields, prioritized, 0.6, 0.0, 0, std::nullopt),
+                        FrameOptions{frame_stack, frame_capacity});
       },
       py::arg("capacity"), py::arg("fields"), py::arg("prioritized"),
+      py::arg("frame_stack") = std::vector<std::string>{}, py::arg("frame_capacity") = 0,
       "Bytes a replay buffer of this configuration allocates.");
 
+  py::class_<PyFrameWriter>(m, "FrameWriter", "One thread's memory of its streams' frames (see ReplayBuffer).");
+
   py::class_<PyReplay>(m, "ReplayCore", "Lock-free replay storage (use flockrl.ReplayBuffer/PrioritizedReplayBuffer).")
-      .def(py::init<int64_t, const std::vector<FieldTuple>&, bool, double, double, uint64_t,
-                    const std::optional<LimiterTuple>&>(),
+      .def(py::init([](int64_t capacity, const std::vector<FieldTuple>& fields, bool prioritized, double alpha,
+                       double eps, uint64_t seed, const std::optional<LimiterTuple>& limiter,
+                       const std::vector<std::string>& frame_stack, int64_t frame_capacity) {
+             return std::make_unique<PyReplay>(capacity, fields, prioritized, alpha, eps, seed, limiter,
+                                               FrameOptions{frame_stack, frame_capacity});
+           }),
            py::arg("capacity"), py::arg("fields"), py::arg("prioritized"), py::arg("alpha"), py::arg("eps"),
-           py::arg("seed"), py::arg("rate_limiter") = std::nullopt)
+           py::arg("seed"), py::arg("rate_limiter") = std::nullopt,
+           py::arg("frame_stack") = std::vector<std::string>{}, py::arg("frame_capacity") = 0)
+      .def("new_writer", &PyReplay::NewWriter, py::keep_alive<0, 1>())
       .def("add", &PyReplay::Add, py::arg("arrays"), py::arg("batch"), py::arg("priorities") = std::nullopt,
-           py::arg("timeout") = -1.0)
+           py::arg("timeout") = -1.0, py::arg("lanes") = std::nullopt, py::arg("writer") = nullptr)
       .def("add_if_exact", &PyReplay::AddIfExact, py::arg("items"), py::arg("priorities") = std::nullopt,
-           py::arg("timeout") = -1.0)
+           py::arg("timeout") = -1.0, py::arg("lanes") = std::nullopt, py::arg("writer") = nullptr)
       .def("sample", &PyReplay::Sample, py::arg("batch_size"), py::arg("beta"), py::arg("timeout") = -1.0,
            py::arg("with_masses") = false)
       .def("mass", &PyReplay::mass)

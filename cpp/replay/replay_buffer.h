@@ -34,6 +34,7 @@
 #include <cmath>
 #include <cstring>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -66,11 +67,29 @@ struct ReplayConfig {
   std::optional<RateLimiterConfig> rate_limiter;  // none: adds and samples never wait
 };
 
+// Called by Sample for each item whose row was read consistently, with the
+// item's index in the batch: it completes the item from data kept outside
+// the row (frame_stacks.h) and returns false if that data is gone, which
+// evicts the item (prioritized: its priority becomes 0) and draws again.
+using ItemHook = std::function<bool(std::size_t item)>;
+
+// Extra sections of a checkpoint file, written by whoever keeps data
+// outside the rows: `config` right after the buffer's own configuration
+// (and checked there on load, before anything changes), `data` after the rows.
+struct SaveSections {
+  std::function<void(AtomicFileWriter&)> config, data;
+};
+struct LoadSections {
+  std::function<void(FileReader&, const std::string& path)> check_config;
+  std::function<void(FileReader&)> data;
+};
+
 struct ReplayStats {
   int64_t adds = 0;           // items written
   int64_t dropped = 0;        // items overwritten before they were written (writers racing a full lap)
   int64_t samples = 0;        // items returned by Sample
   int64_t torn_redraws = 0;   // draws discarded because the row changed while being copied
+  int64_t evictions = 0;      // draws discarded because the item's data elsewhere is gone (ItemHook)
   int64_t updates = 0;        // priorities applied
   int64_t stale_updates = 0;  // priority updates skipped: the item was overwritten
 };
@@ -115,6 +134,7 @@ class ReplayBuffer {
     s.dropped = stats_dropped_.load(std::memory_order_relaxed);
     s.samples = stats_samples_.load(std::memory_order_relaxed);
     s.torn_redraws = stats_torn_.load(std::memory_order_relaxed);
+    s.evictions = stats_evicted_.load(std::memory_order_relaxed);
     s.updates = stats_updates_.load(std::memory_order_relaxed);
     s.stale_updates = stats_stale_.load(std::memory_order_relaxed);
     return s;
@@ -184,9 +204,10 @@ class ReplayBuffer {
   // and (prioritized) their importance weights for `beta` and, when
   // `masses` is given, each item's leaf p_i^alpha (what a sampler over
   // several buffers needs to weigh items against each other's totals).
-  // The caller checks that Size() >= 1. Thread-safe.
+  // `hook` (may be null) completes each item (see ItemHook). The caller
+  // checks that Size() >= 1. Thread-safe.
   void Sample(int64_t batch, double beta, const std::vector<uint8_t*>& dst, int64_t* handles, double* weights,
-              double* masses = nullptr) {
+              double* masses = nullptr, const ItemHook* hook = nullptr) {
     Pcg64 rng = CallRng();
     const double total = tree_ ? tree_->Total() : 0.0;
     const double min_leaf = tree_ ? tree_->Min() : 0.0;
@@ -220,7 +241,7 @@ class ReplayBuffer {
       storage_.PrefetchRow(slots[i]);
     };
     for (std::size_t i = 0; i < kAhead; ++i) prefetch(i);
-    int64_t torn = 0;
+    int64_t torn = 0, evicted = 0;
     for (std::size_t i = 0; i < n; ++i) {
       prefetch(i + kAhead);
       int64_t slot = slots[i];
@@ -241,6 +262,11 @@ class ReplayBuffer {
           ++torn;
           continue;
         }
+        if (hook && !(*hook)(i)) {
+          ++evicted;
+          if (tree_) Evict(SlotTable::PosOf(word));
+          continue;
+        }
         handles[i] = static_cast<int64_t>((tag_ << kPosBits) | SlotTable::PosOf(word));
         // min(): a leaf lowered after min_leaf was read must not weigh above 1.
         if (tree_) weights[i] = std::pow(std::min(min_leaf, leaf) / leaf, beta);
@@ -250,6 +276,7 @@ class ReplayBuffer {
     }
     stats_samples_.fetch_add(batch, std::memory_order_relaxed);
     stats_torn_.fetch_add(torn, std::memory_order_relaxed);
+    stats_evicted_.fetch_add(evicted, std::memory_order_relaxed);
   }
 
   // Checks handles before an update: the index of the first handle that
@@ -297,11 +324,12 @@ class ReplayBuffer {
   // Writes the whole state (config, items, priorities, counters, the
   // sampling stream) to `path` atomically. Not thread-safe: no other call
   // may run meanwhile; a slot caught mid-write is an error, not a silent hole.
-  void Save(const std::string& path) const {
+  void Save(const std::string& path, const SaveSections* sections = nullptr) const {
     AtomicFileWriter out(path);
     out.Write(kMagic, sizeof(kMagic));
     out.Put(kFormatVersion);
     PutConfig(out);
+    if (sections) sections->config(out);
     out.Put(cursor_.load());
     out.Put(sample_calls_.load());
     out.Put(max_priority_.load());
@@ -325,6 +353,7 @@ class ReplayBuffer {
         out.Write(row.data(), row.size());
       }
     }
+    if (sections) sections->data(out);
     out.Commit();
   }
 
@@ -332,7 +361,7 @@ class ReplayBuffer {
   // (capacity, fields, prioritized, alpha, eps, rate limiter). A foreign,
   // truncated or corrupt file is an error and changes nothing. Not
   // thread-safe.
-  void Load(const std::string& path) {
+  void Load(const std::string& path, const LoadSections* sections = nullptr) {
     FileReader in(path);
     char magic[sizeof(kMagic)];
     if (in.size() < sizeof(kMagic) + 8) throw BinaryFileError(path + " is not a flockrl replay checkpoint (too short)");
@@ -348,6 +377,7 @@ class ReplayBuffer {
     in.Read(magic, sizeof(magic));
     in.Get<uint32_t>();
     CheckConfig(in, path);  // before anything changes
+    if (sections) sections->check_config(in, path);
     cursor_.store(in.Get<uint64_t>());
     sample_calls_.store(in.Get<uint64_t>());
     max_priority_.store(in.Get<double>());
@@ -378,6 +408,7 @@ class ReplayBuffer {
       storage_.WriteRow(slot, src, 0);
     }
     if (tree_) tree_->Rebuild();
+    if (sections) sections->data(in);
   }
 
   // The limiter claimed `n` inserts for Add, which has now written them.
@@ -485,6 +516,16 @@ class ReplayBuffer {
     return static_cast<int64_t>((uint128_t{rng.NextUint64()} * size) >> 64);
   }
 
+  // Sets the priority of insertion `pos` to 0 (never drawn again), unless it
+  // was overwritten meanwhile.
+  void Evict(uint64_t pos) {
+    if (!slots_.BeginUpdate(pos)) return;
+    std::vector<int64_t> slot = {slots_.SlotOf(pos)};
+    tree_->SetLeaf(slot[0], 0.0);
+    slots_.EndUpdate(pos);
+    tree_->Propagate(slot);
+  }
+
   void RaiseMaxPriority(double raw) {
     double cur = max_priority_.load(std::memory_order_relaxed);
     while (raw > cur && !max_priority_.compare_exchange_weak(cur, raw, std::memory_order_relaxed)) {
@@ -518,6 +559,7 @@ class ReplayBuffer {
   std::atomic<int64_t> stats_dropped_{0};
   alignas(64) std::atomic<int64_t> stats_samples_{0};
   std::atomic<int64_t> stats_torn_{0};
+  std::atomic<int64_t> stats_evicted_{0};
   alignas(64) std::atomic<int64_t> stats_updates_{0};
   std::atomic<int64_t> stats_stale_{0};
 };

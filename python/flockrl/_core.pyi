@@ -45,7 +45,16 @@ class VecEnvCore:
     @property
     def spec(self) -> dict[str, Any]: ...
 
-def replay_bytes_for(capacity: int, fields: list[tuple[str, tuple[int, ...], str]], prioritized: bool) -> int: ...
+def replay_bytes_for(
+    capacity: int,
+    fields: list[tuple[str, tuple[int, ...], str]],
+    prioritized: bool,
+    frame_stack: list[str] = ...,
+    frame_capacity: int = 0,
+) -> int: ...
+
+class FrameWriter:
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
 class ReplayCore:
     def __init__(
@@ -57,16 +66,26 @@ class ReplayCore:
         eps: float,
         seed: int,
         rate_limiter: tuple[float, int, float] | None = None,
+        frame_stack: list[str] = ...,
+        frame_capacity: int = 0,
     ) -> None: ...
+    def new_writer(self) -> FrameWriter: ...
     def add(
         self,
         arrays: list[npt.NDArray[Any]],
         batch: int,
         priorities: npt.NDArray[np.float64] | None = None,
         timeout: float = -1.0,
+        lanes: npt.NDArray[np.int64] | None = None,
+        writer: FrameWriter | None = None,
     ) -> bool: ...
     def add_if_exact(
-        self, items: dict[str, Any], priorities: npt.NDArray[np.float64] | None = None, timeout: float = -1.0
+        self,
+        items: dict[str, Any],
+        priorities: npt.NDArray[np.float64] | None = None,
+        timeout: float = -1.0,
+        lanes: npt.NDArray[np.int64] | None = None,
+        writer: FrameWriter | None = None,
     ) -> bool | None: ...
     def sample(
         self, batch_size: int, beta: float, timeout: float = -1.0, with_masses: bool = False

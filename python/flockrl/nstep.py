@@ -69,7 +69,8 @@ class NStepAccumulator:
         valid: Any = None,
     ) -> dict[str, np.ndarray]:
         """Record one step of every env; returns the completed transitions as
-        arrays ``obs, action, reward, next_obs, discount`` (possibly empty)."""
+        arrays ``obs, action, reward, next_obs, discount`` and ``env`` (the
+        index of the env each came from), possibly empty."""
         obs, action, next_obs = np.asarray(obs), np.asarray(action), np.asarray(next_obs)
         reward = np.asarray(reward, dtype=np.float64)
         terminated, truncated = np.asarray(terminated, dtype=bool), np.asarray(truncated, dtype=bool)
@@ -142,6 +143,7 @@ class NStepAccumulator:
             "reward": returns,
             "next_obs": next_obs[envs],
             "discount": discount,
+            "env": envs,
         }
 
     def _empty(self, obs, action):
@@ -151,4 +153,5 @@ class NStepAccumulator:
             "reward": np.zeros(0),
             "next_obs": np.zeros((0, *obs.shape[1:]), dtype=obs.dtype),
             "discount": np.zeros(0),
+            "env": np.zeros(0, dtype=np.int64),
         }

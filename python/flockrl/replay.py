@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from flockrl import _core
 
 _DTYPES = ("float32", "float64", "int64", "int32", "uint8", "bool")
-_RESERVED = ("priorities", "handles", "weights", "timeout", "self")
+_RESERVED = ("priorities", "handles", "weights", "timeout", "env", "self")
 
 
 def _normalize_fields(fields: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...], np.dtype]]:
@@ -80,9 +81,20 @@ class ReplayBuffer:
         seed: makes sampling reproducible (None: fresh entropy).
         rate_limiter: a ``SampleToInsertRatio`` making ``add`` and ``sample``
             wait for each other (None: they never wait).
+        frame_stack: names of fields that are stacks of frames (shape
+            ``(K, *frame)``, e.g. ``("obs", "next_obs")`` of ``(4, 84, 84)``
+            uint8 Atari observations): stored one frame each, shared
+            between the stacks and transitions they occur in, and rebuilt
+            at sample time (in C++, the GIL released). ``add(env=...)``
+            names the env (stream) each item came from.
+        frame_capacity: frames such a buffer holds (default capacity +
+            capacity // 32 + 1024: a stream stores about one new frame per
+            step, plus a few per reset). Items whose frames were
+            overwritten are evicted when drawn (``stats["evictions"]``).
 
     ``ReplayBuffer.nbytes_for(capacity, fields)`` tells what a buffer costs
-    before it is allocated.
+    before it is allocated; a buffer that cannot fit the machine's
+    available memory is a ValueError before anything is allocated.
     """
 
     _prioritized = False
@@ -94,8 +106,11 @@ class ReplayBuffer:
         *,
         seed: int | None = None,
         rate_limiter: SampleToInsertRatio | None = None,
+        frame_stack: Sequence[str] = (),
+        frame_capacity: int | None = None,
     ) -> None:
-        self._build(capacity, fields, seed, rate_limiter, alpha=0.0, eps=0.0)
+        self._build(capacity, fields, seed, rate_limiter, alpha=0.0, eps=0.0, frame_stack=frame_stack,
+                    frame_capacity=frame_capacity)
 
     def _build(
         self,
@@ -105,6 +120,8 @@ class ReplayBuffer:
         rate_limiter: SampleToInsertRatio | None,
         alpha: float,
         eps: float,
+        frame_stack: Sequence[str],
+        frame_capacity: int | None,
     ) -> None:
         self._fields = _normalize_fields(fields)
         self._names = {n for n, _, _ in self._fields}
@@ -117,7 +134,10 @@ class ReplayBuffer:
         if rate_limiter is not None and not isinstance(rate_limiter, SampleToInsertRatio):
             raise TypeError(f"rate_limiter: expected a SampleToInsertRatio or None, got {type(rate_limiter).__name__}")
         self.rate_limiter = rate_limiter
-        check_fits_in_memory(type(self).nbytes_for(capacity, fields), f"a replay buffer of {capacity} items")
+        check_fits_in_memory(type(self).nbytes_for(capacity, fields, frame_stack, frame_capacity),
+                             f"a replay buffer of {capacity} items")
+        self.frame_stack, frame_capacity = _frame_options(frame_stack, frame_capacity, capacity)
+        self._writers = threading.local()  # frame stacks: each thread's FrameWriter
         self._core = _core.ReplayCore(
             int(capacity),
             [(n, s, d.name) for n, s, d in self._fields],
@@ -132,13 +152,18 @@ class ReplayBuffer:
                 _check_index(rate_limiter.min_size_to_sample, "min_size_to_sample"),
                 _number(rate_limiter.error_buffer, "error_buffer"),
             ),
+            list(self.frame_stack),
+            frame_capacity,
         )
 
     @classmethod
-    def nbytes_for(cls, capacity: int, fields: Mapping[str, Any]) -> int:
+    def nbytes_for(cls, capacity: int, fields: Mapping[str, Any], frame_stack: Sequence[str] = (),
+                   frame_capacity: int | None = None) -> int:
         """Bytes a buffer of ``capacity`` items of ``fields`` allocates."""
         norm = _normalize_fields(fields)
-        return _core.replay_bytes_for(int(capacity), [(n, s, d.name) for n, s, d in norm], cls._prioritized)
+        stacked, frame_capacity = _frame_options(frame_stack, frame_capacity, capacity)
+        return _core.replay_bytes_for(_check_index(capacity, "capacity"), [(n, s, d.name) for n, s, d in norm],
+                                      cls._prioritized, list(stacked), frame_capacity)
 
     @property
     def capacity(self) -> int:
@@ -155,7 +180,8 @@ class ReplayBuffer:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters: adds, dropped, samples, torn_redraws, updates, stale_updates."""
+        """Counters: adds, dropped, samples, torn_redraws, evictions, updates,
+        stale_updates, and with frame stacks frames (frames stored)."""
         return self._core.stats
 
     def __len__(self) -> int:
@@ -179,20 +205,31 @@ class ReplayBuffer:
         once (``add`` returns False, ``sample`` None)."""
         self._core.interrupt()
 
-    def add(self, priorities: Any = None, timeout: float | None = None, **items: Any) -> bool:
+    def add(self, priorities: Any = None, timeout: float | None = None, env: Any = None, **items: Any) -> bool:
         """Add a batch: one array per field with a leading batch dimension.
 
         Arrays are cast to the field's dtype when numpy's "same_kind" rule
         allows it (float64 -> float32 yes, float -> int no). With a rate
         limiter, waits up to ``timeout`` seconds (None: as long as it takes;
         0: not at all) and returns False if the batch was not let in.
+        ``env``: the index of the env (of this thread's) each item came
+        from; a frame-stacked buffer shares frames within each env's
+        stream (correct without it, but it stores more), others ignore it.
         """
         if priorities is not None:
             if not self._prioritized:
                 raise TypeError("add: priorities= needs a PrioritizedReplayBuffer")
             priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
         timeout = _timeout(timeout)
-        added = self._core.add_if_exact(items, priorities, timeout)  # None: needs converting first
+        writer = lanes = None
+        if self.frame_stack:
+            writer = self._writer()
+            if env is not None:
+                lanes = np.asarray(env)
+                if lanes.dtype.kind not in "iu":
+                    raise TypeError(f"env: expected integer env indices, got dtype {lanes.dtype.name}")
+                lanes = np.ascontiguousarray(lanes, dtype=np.int64)
+        added = self._core.add_if_exact(items, priorities, timeout, lanes, writer)  # None: needs converting first
         if added is not None:
             return added
         if items.keys() != self._names:
@@ -208,7 +245,14 @@ class ReplayBuffer:
             elif a.shape[0] != batch:
                 raise ValueError(f"{name}: expected the batch size of {self._fields[0][0]} ({batch}), got {a.shape[0]}")
             arrays.append(a)
-        return self._core.add(arrays, batch, priorities, timeout)
+        return self._core.add(arrays, batch, priorities, timeout, lanes, writer)
+
+    def _writer(self) -> Any:
+        """This thread's FrameWriter (what it remembers of its envs' frames)."""
+        writer = getattr(self._writers, "writer", None)
+        if writer is None:
+            writer = self._writers.writer = self._core.new_writer()
+        return writer
 
     def sample(
         self, batch_size: int, timeout: float | None = None, device: Any = None
@@ -262,8 +306,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         *,
         seed: int | None = None,
         rate_limiter: SampleToInsertRatio | None = None,
+        frame_stack: Sequence[str] = (),
+        frame_capacity: int | None = None,
     ) -> None:
-        self._build(capacity, fields, seed, rate_limiter, alpha=alpha, eps=eps)
+        self._build(capacity, fields, seed, rate_limiter, alpha=alpha, eps=eps, frame_stack=frame_stack,
+                    frame_capacity=frame_capacity)
 
     @property
     def max_priority(self) -> float:
@@ -296,6 +343,22 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             raise TypeError(f"handles: expected the int64 handles from sample(), got dtype {handles.dtype.name}")
         priorities = np.ascontiguousarray(_as_numpy(priorities), dtype=np.float64)
         return self._core.update_priorities(handles.astype(np.int64, copy=False), priorities)
+
+
+def _frame_options(frame_stack: Any, frame_capacity: Any, capacity: Any) -> tuple[tuple[str, ...], int]:
+    """(stacked field names, frame capacity), checked, with the default capacity."""
+    if isinstance(frame_stack, str) or not isinstance(frame_stack, Sequence) or not all(
+            isinstance(name, str) for name in frame_stack):
+        raise TypeError(f"frame_stack: expected a sequence of field names, e.g. ('obs', 'next_obs'), got "
+                        f"{frame_stack!r}")
+    if not frame_stack:
+        if frame_capacity is not None:
+            raise ValueError("frame_capacity: only a buffer with frame_stack has frames")
+        return (), 0
+    if frame_capacity is None:
+        capacity = _check_index(capacity, "capacity")
+        frame_capacity = capacity + capacity // 32 + 1024
+    return tuple(frame_stack), _check_index(frame_capacity, "frame_capacity")
 
 
 def available_memory() -> int | None:

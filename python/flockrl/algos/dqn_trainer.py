@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from flockrl.algos.dqn import ApexConfig, DQNConfig, DQNLearner, make_q_network
+from flockrl.nets import is_image_space
 from flockrl.params import ParamStore
 from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsertRatio, check_fits_in_memory
 from flockrl.runtime.actor import Actor, EpsilonGreedy
@@ -77,9 +78,11 @@ class DQNTrainer(TrainingRun):
         self.obs_space, self.num_actions = q_learning_spaces(config)
         torch.manual_seed(config.seed)
         self.learner = DQNLearner(config, self.obs_space, self.num_actions, self.device)
+        # Stacked image observations are stored one frame each (flockrl.replay).
+        self.frame_stack = ("obs", "next_obs") if is_image_space(self.obs_space) else ()
         buffer_class = PrioritizedReplayBuffer if config.prioritized else ReplayBuffer
         # Now, not when training starts: an oversized buffer_size is a config error.
-        check_fits_in_memory(buffer_class.nbytes_for(config.buffer_size, self.replay_fields()),
+        check_fits_in_memory(buffer_class.nbytes_for(config.buffer_size, self.replay_fields(), self.frame_stack),
                              f"buffer_size {config.buffer_size} of {config.env} transitions")
         self.replay: Any = None  # a ReplayBuffer, or the Ray backend's ShardedReplay
         self._gate = PauseGate()  # actors' adds, paused for mid-run replay saves
@@ -149,8 +152,9 @@ class DQNTrainer(TrainingRun):
             error_buffer=self.limiter_slack(largest_add))
         fields = self.replay_fields()
         if c.prioritized:
-            return PrioritizedReplayBuffer(c.buffer_size, fields, alpha=c.alpha, seed=c.seed, rate_limiter=limiter)
-        return ReplayBuffer(c.buffer_size, fields, seed=c.seed, rate_limiter=limiter)
+            return PrioritizedReplayBuffer(c.buffer_size, fields, alpha=c.alpha, seed=c.seed, rate_limiter=limiter,
+                                           frame_stack=self.frame_stack)
+        return ReplayBuffer(c.buffer_size, fields, seed=c.seed, rate_limiter=limiter, frame_stack=self.frame_stack)
 
     def _sample(self, replay: ReplayBuffer) -> dict[str, Any] | None:
         c = self.config

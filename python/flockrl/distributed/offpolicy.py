@@ -30,7 +30,8 @@ def start_shards(ray: Any, run: Any) -> tuple[list[Any], list[str]]:
     remote = ray.remote(ReplayShard)
     shards = [remote.options(name=names[k], num_cpus=0, max_restarts=-1, max_task_retries=0).remote(
         k, capacity, run.replay_fields(), c.prioritized, c.alpha, c.seed * 1000 + k,
-        str(run.run_dir / f"replay.bin.{k}") if keep else None, run.resumed) for k in range(c.replay_shards)]
+        str(run.run_dir / f"replay.bin.{k}") if keep else None, run.resumed, run.frame_stack)
+        for k in range(c.replay_shards)]
     restored = sum(info["restored"] for info in ray.get([s.info.remote() for s in shards]))
     if restored:
         print(f"replay restored: {restored} transitions in {c.replay_shards} shards", file=run.log)

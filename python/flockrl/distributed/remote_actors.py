@@ -126,6 +126,7 @@ class OffPolicyHost(_Host):
         def sink(tr: dict[str, np.ndarray]) -> bool:
             self._wait_added()  # one add in flight: memory stays bounded, order kept
             priorities = initial_priorities(net, tr) if apex else None
+            tr["env"] = tr["env"] + index * c.envs_per_actor  # streams apart from other actors' in the shard
             self._adding = self.shard.add.remote(tr, priorities)
             return True
 

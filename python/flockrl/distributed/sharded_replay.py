@@ -48,14 +48,16 @@ class ReplayShard:
     """One shard (the body of a Ray actor; see ShardedReplay)."""
 
     def __init__(self, index: int, capacity: int, fields: dict[str, Any], prioritized: bool, alpha: float,
-                 seed: int, checkpoint: str | None, restore: bool):
+                 seed: int, checkpoint: str | None, restore: bool, frame_stack: tuple[str, ...] = ()):
         """checkpoint: the file a restart restores from (what save() wrote
-        there); restore: load it now if it exists (a resumed run)."""
+        there); restore: load it now if it exists (a resumed run);
+        frame_stack: fields stored one frame each (flockrl.replay)."""
         self.index = index
         if prioritized:
-            self.buffer: ReplayBuffer = PrioritizedReplayBuffer(capacity, fields, alpha=alpha, seed=seed)
+            self.buffer: ReplayBuffer = PrioritizedReplayBuffer(capacity, fields, alpha=alpha, seed=seed,
+                                                                frame_stack=frame_stack)
         else:
-            self.buffer = ReplayBuffer(capacity, fields, seed=seed)
+            self.buffer = ReplayBuffer(capacity, fields, seed=seed, frame_stack=frame_stack)
         self.restarted = was_restarted()
         self.restored = 0
         if checkpoint is not None and (restore or self.restarted) and Path(checkpoint).exists():
