@@ -14,7 +14,7 @@ from flockrl.algos.actor_critic import ActorCritic  # noqa: E402
 from flockrl.algos.dqn import QNetwork  # noqa: E402
 from flockrl.algos.ppo import PPOConfig, PPOLearner  # noqa: E402
 from flockrl.nets import ImpalaCNN, NatureCNN, resolve_network  # noqa: E402
-from flockrl.nets.images import scaled_images  # noqa: E402
+from flockrl.nets.images import image_input  # noqa: E402
 
 ATARI = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
 VECTOR = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
@@ -72,11 +72,11 @@ def test_impala_cnn_is_espeholt_et_al():
 
 def test_rgb_frame_stacks_become_channels():
     obs = torch.randint(0, 256, (2, 4, 5, 6, 3), dtype=torch.uint8)  # (batch, frames, H, W, RGB)
-    x = scaled_images(obs)
+    x = image_input(obs)
     assert x.shape == (2, 12, 5, 6) and x.dtype == torch.float32
     for k in range(4):
         for c in range(3):
-            torch.testing.assert_close(x[:, 3 * k + c], obs[:, k, :, :, c].float() / 255.0)
+            torch.testing.assert_close(x[:, 3 * k + c], obs[:, k, :, :, c].float())
 
 
 def test_q_network_on_images():

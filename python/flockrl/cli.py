@@ -1,4 +1,4 @@
-"""The ``flockrl`` command line: ``train dqn|apex|ppo``, ``eval``, ``plot`` and ``bench envs|replay|params``."""
+"""The ``flockrl`` command line: ``train dqn|apex|ppo|a3c|impala``, ``eval``, ``plot`` and ``bench envs|atari|replay|params``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,16 @@ def _build_parser() -> argparse.ArgumentParser:
     envs.add_argument("--quick", action="store_true", help="CartPole-v1 only, n=1,512,4096, 0.2 s each")
     envs.add_argument("--no-peers", action="store_true", help="measure flockrl only")
 
+    atari_bench = targets.add_parser("atari", help="Atari agent steps/s: flockrl vs ale-py's vector env, EnvPool "
+                                                   "and gymnasium's Python route (pip install \"flockrl[atari]\")")
+    atari_bench.add_argument("--game", default="ALE/Breakout-v5", help="ALE id (default ALE/Breakout-v5)")
+    atari_bench.add_argument("--num-envs", type=_positive_int_list, default=(8, 32), metavar="N,N,...",
+                             help="batch sizes (default 8,32)")
+    atari_bench.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
+    atari_bench.add_argument("--rounds", type=int, default=3, help="interleaved repeats, median kept (default 3)")
+    atari_bench.add_argument("--quick", action="store_true", help="8 envs, 0.5 s, one round (a smoke test)")
+    atari_bench.add_argument("--no-peers", action="store_true", help="flockrl and ale-py only")
+
     replay = targets.add_parser("replay", help="replay add/sample/update rates: flockrl vs cpprb and TorchRL")
     replay.add_argument("--quick", action="store_true", help="small buffers and short windows (a smoke test)")
     replay.add_argument("--no-peers", action="store_true", help="measure flockrl only")
@@ -93,6 +103,25 @@ def _bench_envs(args: argparse.Namespace) -> int:
         print(f"flockrl bench envs: {e}", file=sys.stderr)
         return 2
     print(bench_envs.format_table(rows))
+    return 0
+
+
+def _bench_atari(args: argparse.Namespace) -> int:
+    from flockrl import bench_atari
+
+    num_envs, seconds, rounds = args.num_envs, args.seconds, args.rounds
+    if args.quick:
+        num_envs, seconds, rounds = (8,), 0.5, 1
+    if not math.isfinite(seconds) or seconds <= 0 or rounds < 1:
+        print(f"flockrl bench atari: --seconds must be > 0 and --rounds >= 1, got {seconds} and {rounds}",
+              file=sys.stderr)
+        return 2
+    try:
+        rows = bench_atari.run(args.game, num_envs, seconds, peers=not args.no_peers, rounds=rounds)
+    except (ValueError, ImportError) as e:  # an unknown game, no ale-py
+        print(f"flockrl bench atari: {e}", file=sys.stderr)
+        return 2
+    print(bench_atari.format_table(rows))
     return 0
 
 
@@ -277,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         return _plot(args)
     if args.command == "bench" and args.target == "envs":
         return _bench_envs(args)
+    if args.command == "bench" and args.target == "atari":
+        return _bench_atari(args)
     if args.command == "bench" and args.target == "replay":
         return _bench_replay(args)
     if args.command == "bench" and args.target == "params":

@@ -7,6 +7,8 @@ Gaussian with state-independent log-std for Box actions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import gymnasium as gym
@@ -91,13 +93,17 @@ class ActorCritic(nn.Module):
         x = self._features(obs)
         return self._policy_params(obs, self.policy(x)), self.value(x).squeeze(-1)
 
-    def forward_for_backprop(self, obs: torch.Tensor) -> tuple[Any, torch.Tensor, Any]:
+    def forward_for_backprop(self, obs: torch.Tensor, autocast: Callable[[], AbstractContextManager[Any]] = nullcontext
+                             ) -> tuple[Any, torch.Tensor, Any]:
         """forward(obs) and a tape for backprop: the MLPs' activations, or
-        (a CNN's) autograd's graph of the heads' outputs."""
+        (a CNN's) autograd's graph of the heads' outputs, computed in
+        `autocast`'s precision (flockrl.algos.precision) and returned in float32."""
         if self.trunk is not None:
             with torch.enable_grad():
-                x = self.trunk(obs)
-                policy, value = self.policy(x), self.value(x)
+                with autocast():
+                    x = self.trunk(obs)
+                    policy, value = self.policy(x), self.value(x)
+                policy, value = policy.float(), value.float()
             with torch.no_grad():
                 return self._policy_params(obs, policy), value.squeeze(-1), (policy, value)
         with torch.no_grad():

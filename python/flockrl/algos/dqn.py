@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from flockrl.algos.optim import adam, gradient_step
+from flockrl.algos.precision import learner_autocast
 from flockrl.flat_params import FlatParameters
 from flockrl.nets import make_cnn, resolve_network
 from flockrl.runtime.run_config import ATARI_RUN, RunConfig
@@ -244,6 +245,7 @@ class DQNLearner:
         self.flat = FlatParameters(self.online)  # one tensor to zero, clip and step
         self.optimizer = adam([self.flat.param], config.lr)
         self.updates = 0
+        self.autocast = learner_autocast(config.learner_precision, device, self.online)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on `batch` (tensors on self.device); returns the
@@ -251,10 +253,11 @@ class DQNLearner:
         with prioritized replay, the new priorities (|TD error|) as a numpy
         array."""
         c = self.config
-        q = self.online(batch["obs"]).gather(1, batch["action"].long()[:, None]).squeeze(1)
-        with torch.no_grad():
-            next_q_target = self.target(batch["next_obs"])
-            next_q_online = self.online(batch["next_obs"]) if c.double_dqn else None
+        with self.autocast():
+            q = self.online(batch["obs"]).float().gather(1, batch["action"].long()[:, None]).squeeze(1)
+        with torch.no_grad(), self.autocast():
+            next_q_target = self.target(batch["next_obs"]).float()
+            next_q_online = self.online(batch["next_obs"]).float() if c.double_dqn else None
             target = td_targets(batch["reward"].float(), batch["discount"].float(), next_q_target, next_q_online)
         losses = nn.functional.smooth_l1_loss(q, target, reduction="none")
         if "weights" in batch:

@@ -17,6 +17,7 @@ from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import vtrace
 from flockrl.algos.optim import adam, gradient_step
+from flockrl.algos.precision import floats, learner_autocast
 from flockrl.flat_params import FlatParameters
 from flockrl.runtime.run_config import ATARI_RUN
 from flockrl.runtime.sync import SYNC_MODES
@@ -77,17 +78,22 @@ class ImpalaLearner:
         self.flat = FlatParameters(self.net)  # one tensor to zero, clip and step
         self.optimizer = adam([self.flat.param], config.lr)
         self.updates = 0
+        self.autocast = learner_autocast(config.learner_precision, device, self.net)
 
-    def update(self, rollouts: list[dict[str, Any]], env_steps: int) -> dict[str, float]:
+    def update(self, rollouts: list[dict[str, Any]], env_steps: int, fresh: bool = False) -> dict[str, float]:
+        """One gradient step on the rollouts (fresh or not: V-trace needs the learner's log-probabilities anyway)."""
         c, net = self.config, self.net
         data = {k: stack_rollouts(rollouts, k, self.device)
                 for k in ("obs", "action", "log_prob", "reward", "done", "last_obs")}
         T, N = data["reward"].shape
-        params, values = net(data["obs"].flatten(0, 1))
+        with self.autocast():
+            params, values = net(data["obs"].flatten(0, 1))
+        params, values = floats(params), values.float()
         target_log_prob = net.dist.log_prob(params, data["action"].flatten(0, 1)).view(T, N)
         values = values.view(T, N)
         with torch.no_grad():
-            last_values = net.values(data["last_obs"])
+            with self.autocast():
+                last_values = net.values(data["last_obs"]).float()
             vs, advantages = vtrace(data["log_prob"], target_log_prob, data["reward"], values, data["done"],
                                     last_values, c.gamma, c.rho_bar, c.c_bar)
             rho = torch.exp(target_log_prob - data["log_prob"])

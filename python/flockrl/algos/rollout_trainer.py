@@ -21,8 +21,9 @@ from flockrl.runtime.training_run import TrainingRun, TrainResult, env_spaces, n
 
 
 class RolloutTrainer(TrainingRun):
-    """A run of a learner with ``net``, ``update(rollouts, env_steps) ->
-    stats``, ``updates``, ``passes`` (times an update uses each transition)
+    """A run of a learner with ``net``, ``update(rollouts, env_steps, fresh)
+    -> stats`` (fresh: every rollout came from the learner's current
+    weights), ``updates``, ``passes`` (times an update uses each transition)
     and ``state_dict``/``load_state_dict``; subclasses name the algorithm
     and build the learner."""
 
@@ -84,8 +85,9 @@ class RolloutTrainer(TrainingRun):
                 raise
             if rollouts is None:
                 return False
-            self.metrics.add_policy_lags([exchange.version - r["version"] for r in rollouts])
-            self._stats = self.learner.update(rollouts, self.env_steps)
+            lags = [exchange.version - r["version"] for r in rollouts]
+            self.metrics.add_policy_lags(lags)
+            self._stats = self.learner.update(rollouts, self.env_steps, fresh=not any(lags))
             transitions = sum(r["reward"].size for r in rollouts)
             self._trained_steps += transitions
             self.metrics.add_update(self.learner.passes * transitions)

@@ -11,7 +11,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from flockrl.nets.images import image_channels_and_size, scaled_images
+from flockrl.nets.images import image_channels_and_size, image_input, scaled_conv
 
 
 class ResidualBlock(nn.Module):
@@ -44,5 +44,6 @@ class ImpalaCNN(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """uint8 images [B, C, H, W] -> features [B, 256]."""
-        return torch.relu(self.fc(self.stages(scaled_images(obs))))
+        """uint8 images [B, C, H, W] -> features [B, 256], of obs / 255."""
+        x = scaled_conv(self.stages[0], image_input(obs))
+        return torch.relu(self.fc(self.stages[1:](x)))

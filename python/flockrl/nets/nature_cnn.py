@@ -10,7 +10,7 @@ import gymnasium as gym
 import torch
 from torch import nn
 
-from flockrl.nets.images import image_channels_and_size, scaled_images
+from flockrl.nets.images import image_channels_and_size, image_input, scaled_conv
 
 
 def conv_output_size(size: int, kernel: int, stride: int) -> int:
@@ -41,5 +41,6 @@ class NatureCNN(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """uint8 images [B, C, H, W] -> features [B, 512]."""
-        return torch.relu(self.fc(self.convs(scaled_images(obs))))
+        """uint8 images [B, C, H, W] -> features [B, 512], of obs / 255."""
+        x = scaled_conv(self.convs[0], image_input(obs))
+        return torch.relu(self.fc(self.convs[1:](x)))

@@ -49,6 +49,8 @@ class RunConfig(Config):
     """Stop once an evaluation's mean return reaches this (inf: train for total_steps)."""
     device: str = "auto"
     """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
+    learner_precision: str = "auto"
+    """The learner's CNN arithmetic: float32, bfloat16 (autocast: convolutions and matrix products in bfloat16, weights and optimizer in float32; about 1.5x faster on CPUs with AVX-512 BF16 or AMX and on Ampere+ GPUs) or auto (bfloat16 where the hardware has it). MLPs always run in float32."""
     backend: str = "threads"
     """Where actors run: "threads" (of this process) or "ray" (Ray actors on a Ray cluster; pip install "flockrl[ray]")."""
     ray_address: str = ""
@@ -111,6 +113,9 @@ class RunConfig(Config):
         self.actor_resource_amounts()  # parses, or says what is wrong
         self.env_kwarg_values()
         self.check_range("eval_epsilon", 0, 1)
+        if self.learner_precision not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"config learner_precision: expected auto, float32 or bfloat16, got "
+                             f"{self.learner_precision!r}")
         from flockrl.nets import NETWORKS
 
         if self.network not in NETWORKS:

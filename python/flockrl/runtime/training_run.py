@@ -26,6 +26,7 @@ import torch
 
 from flockrl.envs import default_num_threads, make_vec
 from flockrl.envs.multitask import is_multitask, task_names
+from flockrl.nets import is_image_space
 from flockrl.params import ParamStore
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.denormals import flush_denormals
@@ -112,6 +113,7 @@ class TrainingRun:
         self.metrics = Metrics(tasks=self.tasks)
         self.evaluations: list[dict[str, float]] = []
         self.learner: Any = None
+        self.obs_space: gym.Space | None = None  # set by the trainer
         self._stats: dict[str, float] = {}  # the learner's latest, for progress lines
         self._started = time.monotonic()
         self._eval_seconds = 0.0
@@ -144,8 +146,7 @@ class TrainingRun:
         """Runs to total_steps or Ctrl-C (then stops cleanly: actors joined,
         shared memory removed, a final checkpoint written)."""
         threads_before = torch.get_num_threads()
-        # Small nets gain nothing from intra-op threads; the actors need the cores.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.config.num_actors))
+        torch.set_num_threads(self.torch_threads())
         try:
             run_dir = self.run_dir if self.is_chief else None
             if run_dir is not None:
@@ -161,6 +162,13 @@ class TrainingRun:
             torch.set_num_threads(threads_before)
             if self.group is not None:
                 self.group.close()
+
+    def torch_threads(self) -> int:
+        """Small nets gain nothing from intra-op threads, and the actors need
+        the cores; a CNN's convolutions use every core (its actors mostly
+        wait on their envs' C++ threads, or on the learner)."""
+        cpus = default_num_threads()
+        return cpus if is_image_space(self.obs_space) else max(1, cpus - self.config.num_actors)
 
     def _train(self) -> TrainResult:
         """Starts the actors and runs the learner loop (_learner_loop)."""
