@@ -77,6 +77,8 @@ def _build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--quick", action="store_true", help="small buffers and short windows (a smoke test)")
     replay.add_argument("--no-peers", action="store_true", help="measure flockrl only")
     replay.add_argument("--no-concurrency", action="store_true", help="skip the writers + learner scenario")
+    replay.add_argument("--frames", action="store_true", help="Atari frame stacks instead: memory per transition and "
+                                                             "sample+update rate against cpprb's stack_compress")
 
     params = targets.add_parser("params", help="parameter-store publish/pull GB/s vs memcpy, load_state_dict, "
                                                "multiprocessing.shared_memory")
@@ -128,6 +130,17 @@ def _bench_atari(args: argparse.Namespace) -> int:
 def _bench_replay(args: argparse.Namespace) -> int:
     from flockrl import bench_replay
 
+    if args.frames:
+        from flockrl import bench_frame_replay
+
+        steps, seconds = (2_000, 0.5) if args.quick else (20_000, 3.0)
+        try:
+            results = bench_frame_replay.run(steps, 32, seconds, peers=not args.no_peers)
+        except ImportError as e:  # no ale-py
+            print(f"flockrl bench replay: {e}", file=sys.stderr)
+            return 2
+        print(bench_frame_replay.format_table(results, steps, 32))
+        return 0
     rows = bench_replay.run(peers=not args.no_peers, concurrency=not args.no_concurrency, quick=args.quick)
     print(bench_replay.format_table(rows))
     return 0
