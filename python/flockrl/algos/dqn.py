@@ -14,45 +14,30 @@ import numpy as np
 import torch
 from torch import nn
 
+from flockrl.algos.offpolicy_config import OffPolicyConfig
 from flockrl.algos.optim import adam, gradient_step
 from flockrl.algos.precision import learner_autocast
 from flockrl.flat_params import FlatParameters
 from flockrl.nets import make_cnn, resolve_network
-from flockrl.runtime.run_config import ATARI_RUN, RunConfig
+from flockrl.runtime.run_config import ATARI_RUN
 
 
 @dataclass
-class DQNConfig(RunConfig):
+class DQNConfig(OffPolicyConfig):
     """DQN. The defaults solve CartPole-v1: rl-zoo's tuned values (as
     samples per insert instead of train_freq/gradient_steps) with 3-step
     Double DQN."""
 
     env: str = "CartPole-v1"
     """Environment id: a native id (flockrl.NATIVE_ENV_IDS), an Atari game (ALE/Breakout-v5, ...) or any gymnasium id with discrete actions."""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    """Widths of the Q-network's hidden layers (ReLU)."""
+    n_step: int = 3
+    """Steps summed into each transition's return (1: one-step TD). 3 cut the env steps DQN needs to solve CartPole-v1 (median of 5 seeds 30k -> 10k-15k) and Acrobot-v1 (40k -> 25k-30k), two runs each."""
     dueling: bool = False
     """Split the head into state value and advantages (Wang et al. 2016)."""
     double_dqn: bool = True
     """Pick the next action with the online net, value it with the target net (van Hasselt et al. 2016)."""
-    lr: float = 2.3e-3
-    """Adam learning rate."""
-    gamma: float = 0.99
-    """Discount factor."""
-    n_step: int = 3
-    """Steps summed into each transition's return (1: one-step TD). 3 cut the env steps DQN needs to solve CartPole-v1 (median of 5 seeds 30k -> 10k-15k) and Acrobot-v1 (40k -> 25k-30k), two runs each."""
-    batch_size: int = 64
-    """Transitions per learner update."""
-    buffer_size: int = 100_000
-    """Replay capacity in transitions (FIFO eviction)."""
-    learning_starts: int = 1000
-    """Transitions in the buffer before the learner starts."""
-    samples_per_insert: float = 32.0
-    """Transitions sampled per transition added; the rate limiter holds actors or learner to it (0: no limit)."""
     target_update_interval: int = 128
     """Learner updates between target-network updates."""
-    tau: float = 1.0
-    """Target update rate: 1 copies the online net (hard update), < 1 is Polyak averaging."""
     max_grad_norm: float = 10.0
     """Gradient-norm clip (0: no clipping)."""
     exploration_fraction: float = 0.16
@@ -61,20 +46,6 @@ class DQNConfig(RunConfig):
     """Epsilon at step 0."""
     epsilon_final: float = 0.04
     """Epsilon after the decay."""
-    prioritized: bool = False
-    """Prioritized replay (Schaul et al. 2016) instead of uniform."""
-    alpha: float = 0.6
-    """Prioritization exponent."""
-    beta_start: float = 0.4
-    """Importance-sampling exponent at the start, annealed to 1 over training."""
-    publish_interval: int = 16
-    """Learner updates between publishing weights to the actors."""
-    replay_shards: int = 1
-    """backend "ray": replay shards (Ray actors, buffer_size split evenly), sampled in proportion to their priority mass."""
-    remote_chunk_steps: int = 16
-    """backend "ray": vector-env steps a remote actor takes per call (weights are refreshed between calls)."""
-    save_replay: bool = False
-    """Also save the replay buffer (replay.bin) with every checkpoint (actors paused meanwhile), so a resumed run needs no refill."""
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
@@ -91,28 +62,11 @@ class DQNConfig(RunConfig):
 
     def validate(self) -> None:
         super().validate()
-        self.check_range("lr", 0, None, low_inclusive=False)
-        self.check_range("gamma", 0, 1)
-        self.check_range("tau", 0, 1, low_inclusive=False)
         self.check_range("exploration_fraction", 0, 1)
         self.check_range("epsilon_start", 0, 1)
         self.check_range("epsilon_final", 0, 1)
-        self.check_range("alpha", 0, None)
-        self.check_range("beta_start", 0, 1)
-        self.check_range("samples_per_insert", 0, None)
         self.check_range("max_grad_norm", 0, None)
-        for name in ("n_step", "batch_size", "buffer_size", "target_update_interval", "publish_interval",
-                     "replay_shards", "remote_chunk_steps"):
-            self.check_range(name, 1, None)
-        self.check_range("learning_starts", 0, None)
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes: expected one or more ints >= 1, got {self.hidden_sizes!r}")
-        if self.replay_shards > 1 and self.backend != "ray":
-            raise ValueError(f"config replay_shards: more than 1 needs backend 'ray', got {self.replay_shards} "
-                             f"with {self.backend!r}")
-        if self.learning_starts > self.buffer_size:
-            raise ValueError(f"learning_starts: expected at most buffer_size ({self.buffer_size}), "
-                             f"got {self.learning_starts}")
+        self.check_range("target_update_interval", 1, None)
 
     def epsilon(self, step: int) -> float:
         """The linear exploration schedule at env step `step`."""
@@ -121,10 +75,6 @@ class DQNConfig(RunConfig):
             return self.epsilon_final
         frac = min(1.0, step / decay_steps)
         return self.epsilon_start + frac * (self.epsilon_final - self.epsilon_start)
-
-    def beta(self, step: int) -> float:
-        """The importance-sampling exponent at env step `step` (linear to 1)."""
-        return self.beta_start + min(1.0, step / self.total_steps) * (1.0 - self.beta_start)
 
 
 @dataclass
@@ -246,6 +196,11 @@ class DQNLearner:
         self.optimizer = adam([self.flat.param], config.lr)
         self.updates = 0
         self.autocast = learner_autocast(config.learner_precision, device, self.online)
+
+    @property
+    def acting_net(self) -> QNetwork:
+        """The network actors act with (and the ParamStore carries)."""
+        return self.online
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
         """One gradient step on `batch` (tensors on self.device); returns the

@@ -1,4 +1,4 @@
-"""DQN and Ape-X on Ray: actors are Ray actors adding to replay shards
+"""Replay-based algorithms (DQN, Ape-X, SAC, TD3) on Ray: actors are Ray actors adding to replay shards
 (Ray actors wrapping the C++ buffer); the learner (this process) samples
 the shards in proportion to their priority mass, writes priorities back,
 and publishes weights by version (see weights.py). Threads of this process
@@ -39,12 +39,12 @@ def start_shards(ray: Any, run: Any) -> tuple[list[Any], list[str]]:
 
 
 def train_on_ray(run: Any) -> Any:
-    """DQNTrainer._train for backend "ray"."""
+    """OffPolicyTrainer._train for backend "ray"."""
     c = run.config
     ray = connect_for(run)
     shards, names = start_shards(ray, run)
     replay = run.replay = ShardedReplay(ray, shards, c.prioritized, c.seed, run.log)
-    broadcast = WeightBroadcast(ray, new_run_store(f"{run.algo}-ray", run.learner.online))
+    broadcast = WeightBroadcast(ray, new_run_store(f"{run.algo}-ray", run.learner.acting_net))
     try:
         return _run(ray, run, replay, names, broadcast)
     finally:  # after the final checkpoint, which saves the shards
@@ -59,12 +59,12 @@ def _run(ray: Any, run: Any, replay: ShardedReplay, shard_names: list[str], broa
                      run.limiter_slack(chunk_items * max(c.n_step, 2)))
     gate.inserted_(len(replay))  # what a resumed run restored
     handles = start_hosts(ray, run, OffPolicyHost, lambda i: (
-        c, run.obs_space, run.num_actions, i, run.actor_seed(i), weights_from(ray, run, broadcast),
+        type(run).acting, c, run.obs_space, run.action_space, i, run.actor_seed(i), weights_from(ray, run, broadcast),
         shard_names[i % len(shard_names)]))
     hosts = [RemoteHost(ray, h, i, broadcast, run.log, c.max_actor_restarts) for i, h in enumerate(handles)]
     broadcast.remote_readers = sum(not h.shared for h in hosts)
     run.cluster = ClusterState(handles, shared_memory_weights=not broadcast.remote_readers)
-    broadcast.publish(run.learner.online)
+    broadcast.publish(run.learner.acting_net)
 
     def drive(index: int) -> None:
         host = hosts[index]

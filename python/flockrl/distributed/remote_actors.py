@@ -98,34 +98,26 @@ RESTARTED = "restarted"  # a host's answer when it lost the weights the driver b
 
 
 class OffPolicyHost(_Host):
-    """DQN and Ape-X acting: an Actor whose transitions go to a replay shard."""
+    """Replay-based acting (DQN, Ape-X, SAC, TD3): an Actor whose transitions
+    go to a replay shard. acting: the trainer's (OffPolicyTrainer.acting)."""
 
-    def __init__(self, config: Any, obs_space: Any, num_actions: int, index: int, seed: int,
+    def __init__(self, acting: Any, config: Any, obs_space: Any, action_space: Any, index: int, seed: int,
                  weights_from: tuple[str, str, str], shard_name: str):
         import ray
-        from flockrl.algos.dqn import ApexConfig, make_q_network
-        from flockrl.algos.dqn_trainer import initial_priorities
         from flockrl.runtime.training_run import make_actor_env
-        from flockrl.runtime.actor import Actor, EpsilonGreedy
+        from flockrl.runtime.actor import Actor
 
         seed += _host_setup()
         c = config
         self.env = make_actor_env(c, seed, threads=max(1, round(c.actor_cpus)))  # its reservation
-        net = make_q_network(c, obs_space, num_actions)
-        rng = np.random.default_rng([seed, index])
-        if isinstance(c, ApexConfig):
-            fixed = c.actor_epsilons()[index]
-            policy = EpsilonGreedy(net, num_actions, lambda _: fixed, rng)
-        else:
-            policy = EpsilonGreedy(net, num_actions, c.epsilon, rng)
+        net, policy, initial_priorities = acting(c, obs_space, action_space, index, np.random.default_rng([seed, index]))
         self._attach_weights(weights_from, net)
         self.recorder = StepRecorder()
         self.shard, self._adding = ray.get_actor(shard_name), None
-        apex = isinstance(c, ApexConfig)
 
         def sink(tr: dict[str, np.ndarray]) -> bool:
             self._wait_added()  # one add in flight: memory stays bounded, order kept
-            priorities = initial_priorities(net, tr) if apex else None
+            priorities = initial_priorities(tr) if initial_priorities is not None else None
             tr["env"] = tr["env"] + index * c.envs_per_actor  # streams apart from other actors' in the shard
             self._adding = self.shard.add.remote(tr, priorities)
             return True
