@@ -84,7 +84,7 @@ def test_train_apex_tiny_budget(tmp_path):
 
 def test_train_bad_input_lists_the_choices():
     result = flockrl("train", "dqm")
-    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex', 'ppo', 'a3c', 'impala', 'sac')" in result.stderr
+    assert result.returncode == 2 and "invalid choice: 'dqm' (choose from 'dqn', 'apex', 'ppo', 'a3c', 'impala', 'sac', 'td3')" in result.stderr
     result = flockrl("train", "dqn", "--env", "Nope-v0")
     assert result.returncode == 2 and "expected a native env (CartPole-v1" in result.stderr
     result = flockrl("train", "dqn", "--set", "gamma=2")
@@ -93,6 +93,8 @@ def test_train_bad_input_lists_the_choices():
     assert result.returncode == 2 and "DQN needs a Discrete action space" in result.stderr
     result = flockrl("train", "sac", "--env", "CartPole-v1")
     assert result.returncode == 2 and "SAC needs a continuous (Box) action vector" in result.stderr
+    result = flockrl("train", "td3", "--set", "policy_delay=0")
+    assert result.returncode == 2 and "config policy_delay: expected a value >= 1, got 0" in result.stderr
 
 
 @pytest.mark.parametrize("algo, backend", [("dqn", "threads"), ("ppo", "threads"), ("apex", "ray"), ("ppo", "ray")])
@@ -172,17 +174,19 @@ def test_ppo_train_resume_and_eval_continuous(tmp_path):
     assert result.returncode == 2 and "config sync: expected one of sync, async, bounded for PPO" in result.stderr
 
 
-def test_sac_train_resume_and_eval(tmp_path):
+@pytest.mark.parametrize("algo, stats", [("sac", "critic_loss,actor_loss,ent_coef"),
+                                         ("td3", "critic_loss,actor_loss")])
+def test_continuous_train_resume_and_eval(tmp_path, algo, stats):
     run = tmp_path / "run"
     base = ["--set", "eval_interval=400", "--set", "eval_episodes=2", "--set", "learning_starts=200",
-            "--set", "samples_per_insert=32", "--set", "hidden_sizes=32,32"]
-    result = flockrl("train", "sac", "--set", "total_steps=400", *base, "--run-dir", str(run))
+            "--set", "samples_per_insert=32", "--set", "hidden_sizes=32,32", "--set", "num_actors=2"]
+    result = flockrl("train", algo, "--set", "total_steps=400", *base, "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
-    result = flockrl("train", "sac", "--resume", str(run), "--set", "total_steps=800")
+    result = flockrl("train", algo, "--resume", str(run), "--set", "total_steps=800")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("800 env steps")
+    assert int(result.stdout.split()[0]) in (800, 801)  # continued; the other actor may finish its step
     header = (run / "progress.csv").read_text().splitlines()[0]
-    assert header.endswith("critic_loss,actor_loss,ent_coef")
+    assert header.endswith(stats)
     result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Pendulum-v1: ")

@@ -1,8 +1,10 @@
 """What SAC and TD3 share: their config fields, the map between the env's
-action bounds and the networks' [-1, 1], and the learners' checks."""
+action bounds and the networks' [-1, 1], per-actor exploration scales,
+and the learner's twin critics with their targets, optimizers and checks."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,10 @@ import numpy as np
 import torch
 
 from flockrl.algos.offpolicy_config import OffPolicyConfig
+from flockrl.algos.optim import FlatAdam
+from flockrl.flat_params import FlatParameters
 from flockrl.nets import is_image_space
+from flockrl.nets.continuous import TwinQ
 from flockrl.runtime.training_run import env_spaces
 
 
@@ -31,11 +36,21 @@ class ContinuousConfig(OffPolicyConfig):
     samples_per_insert: float = 256.0
     tau: float = 0.005
     publish_interval: int = 4
+    noise_spread: float = 2.0
+    """Per-actor exploration, Ape-X style: actor i of N scales its exploration noise (TD3) or policy std (SAC) by noise_spread ** (2i/(N-1) - 1), from 1/spread to spread (1: all alike; one actor: unscaled)."""
 
     def validate(self) -> None:
         super().validate()
+        self.check_range("noise_spread", 1, None)
         if self.network not in ("auto", "mlp"):
             raise ValueError(f"config network: SAC and TD3 take vector observations (mlp), got {self.network!r}")
+
+
+    def actor_noise_scale(self, index: int) -> float:
+        """Actor `index`'s exploration scale (see noise_spread)."""
+        if self.num_actors == 1:
+            return 1.0
+        return float(self.noise_spread ** (2.0 * index / (self.num_actors - 1) - 1.0))
 
 
 def continuous_spaces(config: ContinuousConfig, algo: str) -> tuple[gym.spaces.Box, gym.spaces.Box]:
@@ -77,3 +92,85 @@ def check_finite(name: str, tensor: torch.Tensor, updates: int) -> None:
         raise FloatingPointError(f"{name}: the weights became NaN or infinite after {updates} updates; "
                                  "the last checkpoint in the run directory is from before. Lower lr, "
                                  "or check the env's rewards and observations for NaN or huge values")
+
+
+class TwinCriticLearner:
+    """What SAC's and TD3's learners share: the actor (given) and twin
+    critics with target copies, each on flat parameters with its own Adam,
+    the action map, the Polyak step, the finite-weights check and the
+    checkpoint state. Subclasses add their update and extra state."""
+
+    def __init__(self, config: ContinuousConfig, obs_space: gym.spaces.Box, action_space: gym.spaces.Box,
+                 device: torch.device, actor: torch.nn.Module):
+        self.config, self.device = config, device
+        obs_dim, self.act_dim = int(np.prod(obs_space.shape)), action_space.shape[0]
+        self.actor = actor.to(device)
+        self.critic = TwinQ(obs_dim, self.act_dim, config.hidden_sizes).to(device)
+        self.critic_target = copy.deepcopy(self.critic)
+        self.actor_flat, self.critic_flat = FlatParameters(self.actor), FlatParameters(self.critic)
+        self.critic_target_flat = FlatParameters(self.critic_target)  # one lerp_ per Polyak update
+        self.critic_target.requires_grad_(False)
+        self.actor_opt = FlatAdam(self.actor_flat.param, config.lr)
+        self.critic_opt = FlatAdam(self.critic_flat.param, config.lr)
+        self.scale = ActionScale(action_space, device)
+        self.updates = 0
+
+    @property
+    def acting_net(self) -> torch.nn.Module:
+        """The network actors act with (and the ParamStore carries)."""
+        return self.actor
+
+    def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """obs, next_obs (flat float32) and the action mapped into [-1, 1]."""
+        return (batch["obs"].flatten(1).float(), batch["next_obs"].flatten(1).float(),
+                self.scale.from_env(batch["action"].float()))
+
+    def _critic_step(self, td: torch.Tensor, batch: dict[str, torch.Tensor], scale: float) -> torch.Tensor:
+        """One Adam step on scale * mean(w * (td_1^2 + td_2^2)), td [2, B]
+        and w the importance weights of prioritized replay (else 1)."""
+        losses = scale * td.square().sum(dim=0)
+        if "weights" in batch:
+            losses = losses * batch["weights"].float()
+        loss = losses.mean()
+        self.critic_flat.zero_grad()
+        loss.backward()
+        self.critic_opt.step()
+        return loss.detach()
+
+    def _actor_step(self, loss: torch.Tensor) -> None:
+        self.actor_flat.zero_grad()
+        loss.backward()
+        self.actor_opt.step()
+
+    @torch.no_grad()
+    def _polyak(self, target: FlatParameters, online: FlatParameters) -> None:
+        target.param.lerp_(online.param, self.config.tau)
+
+    def _finish_update(self, td: torch.Tensor, out: dict[str, Any]) -> dict[str, Any]:
+        """Counts the update, checks the weights before the trainer publishes
+        them, adds the priorities (mean |TD error| of the two critics)."""
+        self.updates += 1
+        if self.updates % self.config.publish_interval == 0:
+            check_finite(f"{type(self).__name__} actor", self.actor_flat.param, self.updates)
+            check_finite(f"{type(self).__name__} critics", self.critic_flat.param, self.updates)
+        if self.config.prioritized:
+            out["priorities"] = td.detach().abs().mean(dim=0).cpu().numpy().astype(np.float64)
+        return out
+
+    @torch.no_grad()
+    def greedy_action(self, obs: torch.Tensor) -> torch.Tensor:
+        """The actor's deterministic action, in the env's bounds."""
+        return self.scale.to_env(self.actor.deterministic(obs.flatten(1).float()))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "critic_target": self.critic_target.state_dict(), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.updates = int(state["updates"])

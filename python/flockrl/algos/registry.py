@@ -16,6 +16,7 @@ _CLASSES = {
     "a3c": ("flockrl.algos.a3c", "A3CConfig", "flockrl.algos.a3c_trainer", "A3CTrainer"),
     "impala": ("flockrl.algos.impala", "ImpalaConfig", "flockrl.algos.impala_trainer", "ImpalaTrainer"),
     "sac": ("flockrl.algos.sac", "SACConfig", "flockrl.algos.sac_trainer", "SACTrainer"),
+    "td3": ("flockrl.algos.td3", "TD3Config", "flockrl.algos.td3_trainer", "TD3Trainer"),
 }
 ALGORITHMS = tuple(_CLASSES)
 
@@ -47,10 +48,8 @@ def policy_from_checkpoint(path: str | Path) -> tuple[Any, Any]:
         net = make_actor_critic(config, obs_space, action_space)
         net.load_state_dict(state["learner"]["net"])
         return config, lambda obs: greedy_actions(net, action_space, obs)
-    if algo == "sac":
-        from flockrl.algos.sac_trainer import greedy_policy as sac_policy
-
-        return config, sac_policy(config, state["learner"]["actor"])
+    if algo in ("sac", "td3"):
+        return config, trainer_class(algo).greedy_policy(config, state["learner"]["actor"])
     from flockrl.algos.dqn_trainer import greedy_policy
 
     return config, greedy_policy(config, state["learner"]["online"])

@@ -55,6 +55,19 @@ class TwinQ(nn.Module):
                 x = torch.relu(x)
         return x.squeeze(2)
 
+    def first(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """[B]: the first critic's values alone (TD3's actor loss)."""
+        x = torch.cat([obs, action], dim=1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w, b = w[0], b[0]
+            if frozen:
+                w, b = w.detach(), b.detach()
+            x = torch.addmm(b, x, w)
+            if i < last:
+                x = torch.relu(x)
+        return x.squeeze(1)
+
     def critic(self, index: int) -> nn.Sequential:
         """Critic `index` (0 or 1) as a plain nn.Sequential copy (tests and references)."""
         layers: list[nn.Module] = []

@@ -1,0 +1,98 @@
+"""TD3 (Fujimoto et al. 2018): twin critics (the smaller target), target
+policy smoothing (clipped Gaussian noise on the target action), the actor
+and every target updated once per policy_delay critic updates, Polyak
+targets. One update follows SB3's order; acting lives in
+flockrl.algos.td3_trainer."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner
+from flockrl.flat_params import FlatParameters
+from flockrl.nets.continuous import DeterministicActor
+
+
+@dataclass
+class TD3Config(ContinuousConfig):
+    """TD3. The defaults solve Pendulum-v1: rl-zoo's values (gamma 0.98,
+    buffer 200k, 10k random steps first, lr 1e-3, nets of 400 and 300,
+    exploration noise 0.1) and SB3's otherwise."""
+
+    hidden_sizes: tuple[int, ...] = (400, 300)
+    gamma: float = 0.98
+    buffer_size: int = 200_000
+    learning_starts: int = 10_000
+    policy_delay: int = 2
+    """Critic updates per actor (and target) update."""
+    target_noise: float = 0.2
+    """Std of the Gaussian noise on the target policy's action (in [-1, 1] units)."""
+    target_noise_clip: float = 0.5
+    """That noise is clipped to +-this."""
+    exploration_noise: float = 0.1
+    """Std of the Gaussian noise actors add to their actions (in [-1, 1] units; scaled per actor by noise_spread)."""
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_range("policy_delay", 1, None)
+        for name in ("target_noise", "target_noise_clip", "exploration_noise"):
+            self.check_range(name, 0, None)
+
+
+def make_td3_actor(config: TD3Config, obs_space: gym.spaces.Box, action_space: gym.spaces.Box
+                   ) -> DeterministicActor:
+    return DeterministicActor(int(np.prod(obs_space.shape)), action_space.shape[0], config.hidden_sizes)
+
+
+class TD3Learner(TwinCriticLearner):
+    """The deterministic actor and its target, the twin critics and their
+    targets, their optimizers (Adam on flat parameters) and one update."""
+
+    def __init__(self, config: TD3Config, obs_space: gym.spaces.Box, action_space: gym.spaces.Box,
+                 device: torch.device):
+        super().__init__(config, obs_space, action_space, device, make_td3_actor(config, obs_space, action_space))
+        self.config: TD3Config = config
+        self.actor_target = copy.deepcopy(self.actor)
+        self.actor_target_flat = FlatParameters(self.actor_target)
+        self.actor_target.requires_grad_(False)
+        self._actor_loss = torch.tensor(float("nan"))
+
+    def update(self, batch: dict[str, torch.Tensor], noise: torch.Tensor | None = None) -> dict[str, Any]:
+        """One critic update on `batch` (tensors on self.device; actions in
+        the env's bounds), and every policy_delay-th one an actor and
+        target update. noise: the standard normal draw of the target
+        policy's smoothing noise, [B, |A|] (default: fresh). Returns the
+        losses (0-dim tensors; actor_loss: of the latest actor update) and,
+        with prioritized replay, the new priorities."""
+        c = self.config
+        obs, next_obs, action = self._inputs(batch)
+        if noise is None:
+            noise = torch.randn(obs.shape[0], self.act_dim, device=self.device)
+        with torch.no_grad():
+            smoothing = (noise * c.target_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
+            next_action = (self.actor_target(next_obs) + smoothing).clamp(-1.0, 1.0)
+            next_q = self.critic_target(next_obs, next_action).min(dim=0).values
+            target = batch["reward"].float() + batch["discount"].float() * next_q
+        td = self.critic(obs, action) - target  # [2, B]
+        critic_loss = self._critic_step(td, batch, 1.0)  # SB3: MSE_1 + MSE_2
+
+        if (self.updates + 1) % c.policy_delay == 0:  # SB3 counts this update first
+            actor_loss = -self.critic.first(obs, self.actor(obs), frozen=True).mean()
+            self._actor_step(actor_loss)
+            self._actor_loss = actor_loss.detach()
+            self._polyak(self.critic_target_flat, self.critic_flat)
+            self._polyak(self.actor_target_flat, self.actor_flat)
+        return self._finish_update(td, {"critic_loss": critic_loss, "actor_loss": self._actor_loss})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "actor_target": self.actor_target.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.actor_target.load_state_dict(state["actor_target"])
