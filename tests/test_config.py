@@ -72,3 +72,28 @@ def test_env_presets_sit_under_user_values():
     assert pendulum.env == "Pendulum-v1" and pendulum.gamma == 0.9 and pendulum.rollout_steps == 256
     assert PPOConfig.for_env("CartPole-v1") == PPOConfig()  # the defaults are CartPole's
     assert pendulum.replace({"gamma": "0.95"}).gamma == 0.95
+
+
+@pytest.mark.parametrize("algo", ["dqn", "apex", "ppo", "a3c", "impala", "sac", "td3"])
+def test_every_preset_is_a_valid_documented_config(algo):
+    from flockrl.algos.registry import config_class
+
+    cls = config_class(algo)
+    docs = cls.help()
+    assert all(docs.get(k) for k in cls().to_dict()), "a field without a docstring"
+    for env in cls.presets():
+        if "*" not in env:
+            config = cls.for_env(env)  # validates
+            assert config.env == env
+
+
+def test_continuous_presets_follow_rl_zoo():
+    from flockrl.algos.ppo import PPOConfig
+    from flockrl.algos.sac import SACConfig
+    from flockrl.algos.td3 import TD3Config
+
+    cheetah = SACConfig.for_env("HalfCheetah-v5")
+    assert (cheetah.lr, cheetah.learning_starts, cheetah.total_steps) == (3e-4, 10_000, 1_000_000)
+    assert SACConfig.for_env("Humanoid-v5").total_steps == 2_000_000
+    assert TD3Config.for_env("Hopper-v5").gamma == 0.99 and TD3Config().gamma == 0.98  # Pendulum's
+    assert PPOConfig.for_env("Walker2d-v5").normalize_obs

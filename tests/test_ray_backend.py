@@ -1,5 +1,5 @@
 """The Ray backend end to end on a local 2-CPU cluster: Ape-X with sharded
-replay, DQN, IMPALA and PPO in every sync mode learn; killed actors are
+replay, DQN, IMPALA, SAC and PPO in every sync mode learn; killed actors are
 restarted and training goes on; DPPO learners and a lone learner run as
 Ray actors; actors on a second node get weights through the object store;
 the CLI trains with --backend ray; asking for more than the cluster has,
@@ -98,6 +98,20 @@ def test_a_killed_apex_actor_is_restarted_and_training_goes_on(ray_cluster):
     assert trainer.cluster.actor_restarts >= 1
     assert result.updates > at_kill + 50
     assert result.env_steps >= config.total_steps
+
+
+def test_sac_on_ray_learns_with_two_actors_and_survives_a_kill(ray_cluster):
+    from flockrl.algos.sac import SACConfig
+    from flockrl.algos.sac_trainer import SACTrainer
+
+    log = io.StringIO()
+    config = SACConfig(total_steps=6_000, num_actors=2, backend="ray", eval_interval=0, eval_episodes=10,
+                       remote_chunk_steps=8, hidden_sizes=(64, 64), seed=7)
+    trainer = SACTrainer(config, run_dir=None, log=log)
+    at_kill, result = _kill_an_actor_mid_run(ray_cluster, trainer, after_updates=300)
+    assert trainer.cluster.actor_restarts >= 1 and "actor 0 died" in log.getvalue()
+    assert result.updates > at_kill + 300
+    assert result.final_eval["mean"] > -900, result.final_eval  # random: about -1200
 
 
 def _flockrl(*args, **kwargs):

@@ -200,3 +200,24 @@ def test_sac_learns_pendulum_quickly():
     c = SACConfig(total_steps=5000, eval_interval=0, eval_episodes=10, seed=1)
     result = SACTrainer(c, log=io.StringIO()).train()
     assert result.final_eval["mean"] > -600, result.final_eval
+
+
+def test_bfloat16_learner_tracks_float32_with_float32_outputs():
+    """learner_precision=bfloat16: hidden layers in bfloat16, Q-values and
+    the policy's parameters from float32 output layers; one update moves
+    the weights where float32's does."""
+    torch.manual_seed(6)
+    c32 = SACConfig(hidden_sizes=(64, 64))
+    learners = [SACLearner(c, OBS_SPACE, ACTION_SPACE, torch.device("cpu"))
+                for c in (c32, c32.replace({"learner_precision": "bfloat16"}))]
+    learners[1].load_state_dict(learners[0].state_dict())
+    with learners[1].autocast():
+        q = learners[1].critic(torch.randn(4, 3), torch.zeros(4, 2))
+        mean, log_std = learners[1].actor(torch.randn(4, 3))
+    assert q.dtype == mean.dtype == log_std.dtype == torch.float32
+    batch, noise = random_batch(np.random.default_rng(7), size=256), (torch.randn(256, 2), torch.randn(256, 2))
+    before = learners[0].critic_flat.param.detach().clone()
+    outs = [learner.update(batch, noise) for learner in learners]
+    torch.testing.assert_close(outs[1]["critic_loss"], outs[0]["critic_loss"], rtol=0.03, atol=0)
+    steps = [learner.critic_flat.param.detach() - before for learner in learners]
+    assert torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0) > 0.95

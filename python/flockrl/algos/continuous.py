@@ -14,6 +14,7 @@ import torch
 
 from flockrl.algos.offpolicy_config import OffPolicyConfig
 from flockrl.algos.optim import FlatAdam
+from flockrl.algos.precision import mlp_autocast
 from flockrl.flat_params import FlatParameters
 from flockrl.nets import is_image_space
 from flockrl.nets.continuous import TwinQ
@@ -113,6 +114,7 @@ class TwinCriticLearner:
         self.actor_opt = FlatAdam(self.actor_flat.param, config.lr)
         self.critic_opt = FlatAdam(self.critic_flat.param, config.lr)
         self.scale = ActionScale(action_space, device)
+        self.autocast = mlp_autocast(config.learner_precision, device)  # the forward passes' arithmetic
         self.updates = 0
 
     @property

@@ -16,6 +16,32 @@ from flockrl.algos.offpolicy_trainer import OffPolicyTrainer
 from flockrl.envs import default_num_threads
 
 
+class ExploringPolicy:
+    """An actor's policy: uniformly random actions in the env's bounds for
+    the first `random_until` env steps (SB3's learning_starts), then
+    explore(obs) (subclasses: [-1, 1] actions of `module`), mapped to the
+    bounds. The noise comes from the actor's own generator."""
+
+    def __init__(self, module: torch.nn.Module, action_space: gym.spaces.Box, random_until: int,
+                 rng: np.random.Generator):
+        self.module, self.scale, self.random_until, self.rng = module, ActionScale(action_space), random_until, rng
+        self.act_dim = action_space.shape[0]
+
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def __call__(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
+        if env_steps < self.random_until:
+            action = torch.as_tensor(self.rng.uniform(-1.0, 1.0, (len(obs), self.act_dim)), dtype=torch.float32)
+        else:
+            action = self.explore(torch.as_tensor(obs, dtype=torch.float32).flatten(1))
+        return self.scale.to_env(action).numpy()
+
+    def noise(self, obs: torch.Tensor, std: float) -> torch.Tensor:
+        return torch.as_tensor(self.rng.normal(0.0, std, (len(obs), self.act_dim)), dtype=torch.float32)
+
+
 class ContinuousTrainer(OffPolicyTrainer):
     """An OffPolicyTrainer for bounded continuous actions; subclasses supply
     make_learner, acting and make_actor (the actor network of a config)."""

@@ -18,6 +18,7 @@ import torch
 from flockrl.algos.actor_critic import make_actor_critic
 from flockrl.algos.actor_critic_config import ActorCriticConfig
 from flockrl.algos.advantages import gae
+from flockrl.algos.mujoco import mujoco_presets
 from flockrl.algos.optim import FlatAdam
 from flockrl.algos.precision import floats, learner_autocast
 from flockrl.flat_params import FlatParameters
@@ -78,6 +79,15 @@ class PPOConfig(ActorCriticConfig):
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
         return {
+            # CleanRL's ppo_continuous_action.py (SB3's defaults, which rl-zoo's
+            # MuJoCo entries use): 2048 steps of one env, 10 epochs of 64-item
+            # minibatches, lr 3e-4 annealed, clip 0.2 (not annealed), gamma
+            # 0.99, lambda 0.95, no entropy bonus, observations normalised.
+            # CleanRL also normalises rewards, which flockrl does not (yet).
+            **mujoco_presets({"envs_per_actor": 1, "rollout_steps": 2048, "epochs": 10, "minibatch_size": 64,
+                              "lr": 3e-4, "anneal_lr": True, "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2,
+                              "anneal_clip": False, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5,
+                              "normalize_obs": True, "hidden_sizes": (64, 64), "activation": "tanh"}),
             # Longer rollouts and a short horizon (gamma 0.9), as rl-zoo's
             # Pendulum-v1 entry, without its state-dependent exploration.
             "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,

@@ -44,6 +44,17 @@ def learner_autocast(precision: str, device: torch.device,
     return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
 
 
+def mlp_autocast(precision: str, device: torch.device) -> Callable[[], AbstractContextManager[Any]]:
+    """The contexts of SAC's and TD3's forward passes: bfloat16 autocast
+    only when asked for ("auto" keeps their MLPs in float32), for their
+    hidden layers (flockrl.nets.continuous keeps output layers in float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"learner_precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "bfloat16":
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def floats(x: Any) -> Any:
     """A tensor (or a tuple of them, as Gaussian parameters are) in float32."""
     return tuple(t.float() for t in x) if isinstance(x, tuple) else x.float()

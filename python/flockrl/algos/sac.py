@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner
+from flockrl.algos.mujoco import mujoco_presets
 from flockrl.algos.optim import FlatAdam
 from flockrl.nets.continuous import SquashedGaussianActor
 
@@ -33,6 +34,24 @@ class SACConfig(ContinuousConfig):
     """Tune alpha by gradient descent so the policy's entropy tracks target_entropy."""
     target_entropy: float = -1.0
     """Target entropy per action dimension: the target is this times |A| (-1: SAC's -|A|)."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        # rl-zoo's sac.yml. Departures: no gSDE (use_sde; flockrl explores with
+        # the Gaussian itself) and constant learning rates where rl-zoo anneals
+        # (lin_7.3e-4); train_freq/gradient_steps become samples per insert
+        # (batch_size x gradient_steps / train_freq).
+        return {
+            "MountainCarContinuous-v0": {"total_steps": 50_000, "lr": 3e-4, "buffer_size": 50_000, "batch_size": 512,
+                                         "ent_coef": 0.1, "autotune_entropy": False, "samples_per_insert": 512.0,
+                                         "gamma": 0.9999, "tau": 0.01, "learning_starts": 0, "hidden_sizes": (64, 64)},
+            "LunarLanderContinuous-v3": {"total_steps": 500_000, "lr": 7.3e-4, "tau": 0.01, "learning_starts": 10_000,
+                                         "hidden_sizes": (400, 300)},
+            "BipedalWalker-v3": {"total_steps": 500_000, "lr": 7.3e-4, "buffer_size": 300_000, "gamma": 0.98,
+                                 "tau": 0.02, "learning_starts": 10_000, "hidden_sizes": (400, 300)},
+            # rl-zoo's MuJoCo entries: SB3's defaults (lr 3e-4), 10k random steps first.
+            **mujoco_presets({"lr": 3e-4, "learning_starts": 10_000}, {"Swimmer": {"gamma": 0.9999}}),
+        }
 
     def validate(self) -> None:
         super().validate()
@@ -70,21 +89,24 @@ class SACLearner(TwinCriticLearner):
         if noise is None:
             shape = (obs.shape[0], self.act_dim)
             noise = (torch.randn(shape, device=self.device), torch.randn(shape, device=self.device))
-        actions_pi, log_prob = self.actor.sample(obs, noise[0])
+        with self.autocast():
+            actions_pi, log_prob = self.actor.sample(obs, noise[0])
         ent_coef = self.log_ent_coef.exp()
         if c.autotune_entropy:
             # d/d log(alpha) of -(log(alpha) * (log_prob + target)).mean(), by hand.
             self.log_ent_coef.grad.copy_(-(log_prob.detach() + self.target_entropy).mean())
             self.ent_opt.step()
 
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             next_action, next_log_prob = self.actor.sample(next_obs, noise[1])
             next_q = self.critic_target(next_obs, next_action).min(dim=0).values - ent_coef * next_log_prob
             target = batch["reward"].float() + batch["discount"].float() * next_q
-        td = self.critic(obs, action) - target  # [2, B]
+        with self.autocast():
+            td = self.critic(obs, action) - target  # [2, B]
         critic_loss = self._critic_step(td, batch, 0.5)  # SB3: 0.5 * (MSE_1 + MSE_2)
 
-        q_pi = self.critic(obs, actions_pi, frozen=True).min(dim=0).values
+        with self.autocast():
+            q_pi = self.critic(obs, actions_pi, frozen=True).min(dim=0).values
         actor_loss = (ent_coef * log_prob - q_pi).mean()
         self._actor_step(actor_loss)
         self._polyak(self.critic_target_flat, self.critic_flat)

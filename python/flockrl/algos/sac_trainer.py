@@ -8,33 +8,24 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.continuous import ActionScale
-from flockrl.algos.continuous_trainer import ContinuousTrainer
+from flockrl.algos.continuous_trainer import ContinuousTrainer, ExploringPolicy
 from flockrl.algos.offpolicy_trainer import Acting
 from flockrl.algos.sac import SACConfig, SACLearner, make_sac_actor
 from flockrl.nets.continuous import SquashedGaussianActor
 
 
-class SquashedGaussianPolicy:
-    """Actions tanh(mean + std_scale * std * noise) in the env's bounds, the
-    noise from the actor's own generator; uniform in the bounds before
-    `random_until` env steps (SB3's learning_starts)."""
+class SquashedGaussianPolicy(ExploringPolicy):
+    """tanh(mean + std_scale * std * noise): the policy's own sampling, its
+    spread scaled per actor."""
 
     def __init__(self, module: SquashedGaussianActor, action_space: gym.spaces.Box, random_until: int,
                  rng: np.random.Generator, std_scale: float = 1.0):
-        self.module, self.scale, self.random_until, self.rng = module, ActionScale(action_space), random_until, rng
-        self.act_dim, self.std_scale = action_space.shape[0], std_scale
+        super().__init__(module, action_space, random_until, rng)
+        self.std_scale = std_scale
 
-    @torch.inference_mode()
-    def __call__(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
-        shape = (len(obs), self.act_dim)
-        if env_steps < self.random_until:
-            action = torch.as_tensor(self.rng.uniform(-1.0, 1.0, shape), dtype=torch.float32)
-        else:
-            mean, log_std = self.module(torch.as_tensor(obs, dtype=torch.float32).flatten(1))
-            noise = torch.as_tensor(self.rng.standard_normal(shape), dtype=torch.float32)
-            action = torch.tanh(mean + self.std_scale * log_std.exp() * noise)
-        return self.scale.to_env(action).numpy()
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        mean, log_std = self.module(obs)
+        return torch.tanh(mean + log_std.exp() * self.noise(obs, self.std_scale))
 
 
 class SACTrainer(ContinuousTrainer):

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner
+from flockrl.algos.mujoco import mujoco_presets
 from flockrl.flat_params import FlatParameters
 from flockrl.nets.continuous import DeterministicActor
 
@@ -37,6 +38,21 @@ class TD3Config(ContinuousConfig):
     """That noise is clipped to +-this."""
     exploration_noise: float = 0.1
     """Std of the Gaussian noise actors add to their actions (in [-1, 1] units; scaled per actor by noise_spread)."""
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        # rl-zoo's td3.yml. Its episodic training (train_freq one episode,
+        # gradient_steps -1: as many steps as the episode had) is the same
+        # one update per env step, taken continuously here; Gaussian noise
+        # where it uses Ornstein-Uhlenbeck noise (MountainCarContinuous).
+        sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100}  # SB3's defaults
+        return {
+            "MountainCarContinuous-v0": {**sb3, "total_steps": 300_000, "exploration_noise": 0.5},
+            "LunarLanderContinuous-v3": {"total_steps": 300_000},
+            "BipedalWalker-v3": {"total_steps": 1_000_000},
+            # rl-zoo's MuJoCo entries: SB3's defaults, 10k random steps first.
+            **mujoco_presets({**sb3, "learning_starts": 10_000}),
+        }
 
     def validate(self) -> None:
         super().validate()
@@ -74,16 +90,18 @@ class TD3Learner(TwinCriticLearner):
         obs, next_obs, action = self._inputs(batch)
         if noise is None:
             noise = torch.randn(obs.shape[0], self.act_dim, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             smoothing = (noise * c.target_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
             next_action = (self.actor_target(next_obs) + smoothing).clamp(-1.0, 1.0)
             next_q = self.critic_target(next_obs, next_action).min(dim=0).values
             target = batch["reward"].float() + batch["discount"].float() * next_q
-        td = self.critic(obs, action) - target  # [2, B]
+        with self.autocast():
+            td = self.critic(obs, action) - target  # [2, B]
         critic_loss = self._critic_step(td, batch, 1.0)  # SB3: MSE_1 + MSE_2
 
         if (self.updates + 1) % c.policy_delay == 0:  # SB3 counts this update first
-            actor_loss = -self.critic.first(obs, self.actor(obs), frozen=True).mean()
+            with self.autocast():
+                actor_loss = -self.critic(obs, self.actor(obs), frozen=True, first_only=True).mean()
             self._actor_step(actor_loss)
             self._actor_loss = actor_loss.detach()
             self._polyak(self.critic_target_flat, self.critic_flat)

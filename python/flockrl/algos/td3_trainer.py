@@ -9,33 +9,22 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.continuous import ActionScale
-from flockrl.algos.continuous_trainer import ContinuousTrainer
+from flockrl.algos.continuous_trainer import ContinuousTrainer, ExploringPolicy
 from flockrl.algos.offpolicy_trainer import Acting
 from flockrl.algos.td3 import TD3Config, TD3Learner, make_td3_actor
 from flockrl.nets.continuous import DeterministicActor
 
 
-class GaussianNoisePolicy:
-    """clip(actor(obs) + N(0, noise_std), -1, 1) in the env's bounds (SB3's
-    NormalActionNoise), the noise from the actor's own generator; uniform
-    in the bounds before `random_until` env steps."""
+class GaussianNoisePolicy(ExploringPolicy):
+    """clip(actor(obs) + N(0, noise_std), -1, 1), as SB3's NormalActionNoise."""
 
     def __init__(self, module: DeterministicActor, action_space: gym.spaces.Box, noise_std: float,
                  random_until: int, rng: np.random.Generator):
-        self.module, self.scale, self.noise_std = module, ActionScale(action_space), noise_std
-        self.random_until, self.rng, self.act_dim = random_until, rng, action_space.shape[0]
+        super().__init__(module, action_space, random_until, rng)
+        self.noise_std = noise_std
 
-    @torch.inference_mode()
-    def __call__(self, obs: np.ndarray, env_steps: int) -> np.ndarray:
-        shape = (len(obs), self.act_dim)
-        if env_steps < self.random_until:
-            action = torch.as_tensor(self.rng.uniform(-1.0, 1.0, shape), dtype=torch.float32)
-        else:
-            action = self.module(torch.as_tensor(obs, dtype=torch.float32).flatten(1))
-            noise = torch.as_tensor(self.rng.normal(0.0, self.noise_std, shape), dtype=torch.float32)
-            action = (action + noise).clamp(-1.0, 1.0)
-        return self.scale.to_env(action).numpy()
+    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+        return (self.module(obs) + self.noise(obs, self.noise_std)).clamp(-1.0, 1.0)
 
 
 class TD3Trainer(ContinuousTrainer):

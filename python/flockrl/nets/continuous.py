@@ -7,10 +7,15 @@ The twin critics hold each layer's two weight matrices stacked, so both
 critics run as one ``baddbmm`` per layer instead of two ``addmm`` (half the
 kernel launches and autograd nodes). Their initialisation is nn.Linear's
 (uniform in +-1/sqrt(fan_in)), as SB3's and CleanRL's critics have.
+
+Under a learner's bfloat16 autocast (learner_precision) the hidden layers
+run in bfloat16 and every output layer in float32, so Q-values, means and
+log-stds keep float32's precision.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -18,6 +23,12 @@ from torch import nn
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 """The squashed-Gaussian actor's log-std clamp (Haarnoja et al.'s code, SB3)."""
+
+
+def _float32(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Autocast off (if it is on) for an output layer, whose input is then cast to float32 by the caller."""
+    return torch.autocast(x.device.type, enabled=False) if torch.is_autocast_enabled(x.device.type) \
+        else contextlib.nullcontext()
 
 
 def _linear_init_(weight: torch.Tensor, bias: torch.Tensor, fan_in: int) -> None:
@@ -41,32 +52,24 @@ class TwinQ(nn.Module):
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(b))
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
-        """[2, B]: both critics' values. frozen: without gradients to the
-        critics' weights (the actor's loss differentiates through the
-        critics' inputs only)."""
-        x = torch.cat([obs, action], dim=1).expand(2, -1, -1)
+    def forward(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False,
+                first_only: bool = False) -> torch.Tensor:
+        """[2, B]: both critics' values ([1, B]: the first's alone, as TD3's
+        actor loss wants). frozen: without gradients to the critics'
+        weights (the actor's loss differentiates through the action only)."""
+        count = 1 if first_only else 2
+        x = torch.cat([obs, action], dim=1).expand(count, -1, -1)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w, b = w[:count], b[:count]
             if frozen:
                 w, b = w.detach(), b.detach()
-            x = torch.baddbmm(b, x, w)
             if i < last:
-                x = torch.relu(x)
+                x = torch.relu(torch.baddbmm(b, x, w))
+            else:
+                with _float32(x):
+                    x = torch.baddbmm(b, x.float(), w)
         return x.squeeze(2)
-
-    def first(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
-        """[B]: the first critic's values alone (TD3's actor loss)."""
-        x = torch.cat([obs, action], dim=1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            w, b = w[0], b[0]
-            if frozen:
-                w, b = w.detach(), b.detach()
-            x = torch.addmm(b, x, w)
-            if i < last:
-                x = torch.relu(x)
-        return x.squeeze(1)
 
     def critic(self, index: int) -> nn.Sequential:
         """Critic `index` (0 or 1) as a plain nn.Sequential copy (tests and references)."""
@@ -101,7 +104,9 @@ class SquashedGaussianActor(nn.Module):
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, log_std) of u."""
         x = self.trunk(obs)
-        return self.mean(x), self.log_std(x).clamp(LOG_STD_MIN, LOG_STD_MAX)
+        with _float32(x):
+            x = x.float()
+            return self.mean(x), self.log_std(x).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(action, log pi(action | obs)) with u = mean + std * noise
@@ -132,7 +137,9 @@ class DeterministicActor(nn.Module):
         self.out = nn.Linear(width, act_dim)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.out(self.trunk(obs)))
+        x = self.trunk(obs)
+        with _float32(x):
+            return torch.tanh(self.out(x.float()))
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
         return self(obs)

@@ -50,7 +50,7 @@ class RunConfig(Config):
     device: str = "auto"
     """Learner device: "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ..."""
     learner_precision: str = "auto"
-    """The learner's CNN arithmetic: float32, bfloat16 (autocast: convolutions and matrix products in bfloat16, weights and optimizer in float32; about 1.5x faster on CPUs with AVX-512 BF16 or AMX and on Ampere+ GPUs) or auto (bfloat16 where the hardware has it). MLPs always run in float32."""
+    """The learner's arithmetic for CNNs: float32, bfloat16 (autocast: convolutions and matrix products in bfloat16, weights and optimizer in float32; about 1.5x faster on CPUs with AVX-512 BF16 or AMX and on Ampere+ GPUs) or auto (bfloat16 where the hardware has it). MLPs run in float32, except SAC's and TD3's when bfloat16 is asked for (hidden layers in bfloat16, output layers in float32; "auto" keeps them in float32)."""
     backend: str = "threads"
     """Where actors run: "threads" (of this process) or "ray" (Ray actors on a Ray cluster; pip install "flockrl[ray]")."""
     ray_address: str = ""
