@@ -4,10 +4,12 @@ MuJoCo entry: SB3's defaults, lr 3e-4, batch 256, one gradient step per
 env step), one env each, interleaved runs of --steps env steps after
 --learning-starts random ones. Prints env steps/s and learner updates/s
 of the whole loop (acting, physics and learning; no evaluations) and the
-ratios.
+ratios, and the mean return of --eval-episodes greedy episodes at the end
+(the same envs and seeds for both).
 
     pip install "flockrl[mujoco]" stable-baselines3
     python benchmarks/halfcheetah_sac.py --steps 6000 --repeats 2
+    python benchmarks/halfcheetah_sac.py --steps 100000 --learning-starts 10000 --repeats 1 --no-bf16
 """
 
 from __future__ import annotations
@@ -20,19 +22,23 @@ import time
 from flockrl.algos.sac import SACConfig
 from flockrl.algos.sac_trainer import SACTrainer
 from flockrl.bench_envs import machine_description
+from flockrl.runtime.evaluate import evaluate
 
 ENV = "HalfCheetah-v5"
 
 
-def flockrl_rates(steps: int, learning_starts: int, seed: int, **overrides) -> tuple[float, float]:
+def flockrl_run(steps: int, learning_starts: int, episodes: int, seed: int, **overrides
+                ) -> tuple[float, float, float]:
+    """(env steps/s, updates/s, final greedy return)."""
     config = SACConfig.for_env(ENV).replace({"total_steps": steps, "learning_starts": learning_starts,
-                                            "eval_interval": 0, "eval_episodes": 1, "seed": seed, **overrides})
+                                            "eval_interval": 0, "eval_episodes": episodes, "seed": seed,
+                                            **overrides})
     result = SACTrainer(config, log=io.StringIO()).train()
     seconds = result.final_eval["train_seconds"]
-    return result.env_steps / seconds, result.updates / seconds
+    return result.env_steps / seconds, result.updates / seconds, result.final_eval["mean"]
 
 
-def sb3_rates(steps: int, learning_starts: int, seed: int) -> tuple[float, float]:
+def sb3_run(steps: int, learning_starts: int, episodes: int, seed: int) -> tuple[float, float, float]:
     import gymnasium as gym
     from stable_baselines3 import SAC
 
@@ -41,7 +47,8 @@ def sb3_rates(steps: int, learning_starts: int, seed: int) -> tuple[float, float
     start = time.monotonic()
     model.learn(total_timesteps=steps)
     seconds = time.monotonic() - start
-    return steps / seconds, model._n_updates / seconds
+    returns = evaluate(lambda obs: model.predict(obs, deterministic=True)[0], ENV, episodes, seed=10_000 + seed)
+    return steps / seconds, model._n_updates / seconds, float(returns.mean())
 
 
 def main() -> None:
@@ -49,24 +56,28 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--eval-episodes", type=int, default=1)
+    parser.add_argument("--no-bf16", action="store_true", help="skip flockrl's bfloat16 run")
     args = parser.parse_args()
-    loops = {"flockrl SAC": lambda s: flockrl_rates(args.steps, args.learning_starts, s),
-             "flockrl SAC, bf16 hidden layers": lambda s: flockrl_rates(args.steps, args.learning_starts, s,
-                                                                         learner_precision="bfloat16"),
-             "SB3 SAC": lambda s: sb3_rates(args.steps, args.learning_starts, s)}
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in loops}
+    common = (args.steps, args.learning_starts, args.eval_episodes)
+    loops = {"flockrl SAC": lambda s: flockrl_run(*common, s),
+             "flockrl SAC, bf16 hidden layers": lambda s: flockrl_run(*common, s, learner_precision="bfloat16"),
+             "SB3 SAC": lambda s: sb3_run(*common, s)}
+    if args.no_bf16:
+        del loops["flockrl SAC, bf16 hidden layers"]
+    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in loops}
     for seed in range(args.repeats):
         for name, run in loops.items():
             samples[name].append(run(seed))
     print(f"Machine: {machine_description()}")
     print(f"SAC on {ENV}: {args.steps} env steps ({args.learning_starts} random first), one env, "
           f"median of {args.repeats}\n")
-    print("| loop | env steps/s | learner updates/s | × SB3 (steps/s) |")
-    print("|---|---:|---:|---:|")
-    sb3 = statistics.median(s for s, _ in samples["SB3 SAC"])
+    print(f"| loop | env steps/s | learner updates/s | × SB3 (steps/s) | return ({args.eval_episodes} episodes) |")
+    print("|---|---:|---:|---:|---:|")
+    sb3 = statistics.median(s for s, _, _ in samples["SB3 SAC"])
     for name, values in samples.items():
-        sps, ups = statistics.median(s for s, _ in values), statistics.median(u for _, u in values)
-        print(f"| {name} | {sps:,.0f} | {ups:,.0f} | {sps / sb3:.2f}x |")
+        sps, ups, ret = (statistics.median(v[k] for v in values) for k in range(3))
+        print(f"| {name} | {sps:,.0f} | {ups:,.0f} | {sps / sb3:.2f}x | {ret:,.0f} |")
 
 
 if __name__ == "__main__":

@@ -188,6 +188,14 @@ def test_actor_actions_stay_in_the_env_bounds():
     np.testing.assert_allclose(actions.mean(axis=0), (ACTION_SPACE.low + ACTION_SPACE.high) / 2, atol=0.05)
 
 
+def test_actions_outside_the_bounds_are_a_clear_error():
+    learner = SACLearner(SACConfig(hidden_sizes=(8,)), OBS_SPACE, ACTION_SPACE, torch.device("cpu"))
+    batch = random_batch(np.random.default_rng(0))
+    batch["action"][3] = torch.tensor([2.5, 0.5])
+    with pytest.raises(ValueError, match=r"within the env's bounds \[\[-2.0, 0.0\], \[2.0, 1.0\]\], got \[2.5, 0.5\]"):
+        learner.update(batch)
+
+
 def test_discrete_envs_are_a_clear_error():
     with pytest.raises(ValueError, match="SAC needs a continuous .Box. action vector.*use dqn"):
         SACTrainer(SACConfig(env="CartPole-v1"), log=io.StringIO())

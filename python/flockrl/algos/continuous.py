@@ -46,7 +46,6 @@ class ContinuousConfig(OffPolicyConfig):
         if self.network not in ("auto", "mlp"):
             raise ValueError(f"config network: SAC and TD3 take vector observations (mlp), got {self.network!r}")
 
-
     def actor_noise_scale(self, index: int) -> float:
         """Actor `index`'s exploration scale (see noise_spread)."""
         if self.num_actors == 1:
@@ -75,6 +74,7 @@ class ActionScale:
 
     def __init__(self, space: gym.spaces.Box, device: Any = "cpu"):
         low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+        self.low, self.high = low.tolist(), high.tolist()
         self.center = torch.as_tensor((high + low) / 2, dtype=torch.float32, device=device)
         self.half = torch.as_tensor((high - low) / 2, dtype=torch.float32, device=device)
 
@@ -123,9 +123,16 @@ class TwinCriticLearner:
         return self.actor
 
     def _inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """obs, next_obs (flat float32) and the action mapped into [-1, 1]."""
-        return (batch["obs"].flatten(1).float(), batch["next_obs"].flatten(1).float(),
-                self.scale.from_env(batch["action"].float()))
+        """obs, next_obs (flat float32) and the action mapped into [-1, 1]
+        (ValueError for actions outside the env's bounds, e.g. from a policy
+        of one's own feeding the replay: the critics would learn values of
+        actions the actor can never take)."""
+        action = self.scale.from_env(batch["action"].float())
+        if not bool((action.abs() <= 1.0 + 1e-5).all()):
+            worst = batch["action"][action.abs().amax(dim=1).argmax()]
+            raise ValueError(f"batch actions: expected actions within the env's bounds [{self.scale.low}, "
+                             f"{self.scale.high}], got {worst.tolist()} among them; clip them before adding")
+        return batch["obs"].flatten(1).float(), batch["next_obs"].flatten(1).float(), action
 
     def _critic_step(self, td: torch.Tensor, batch: dict[str, torch.Tensor], scale: float) -> torch.Tensor:
         """One Adam step on scale * mean(w * (td_1^2 + td_2^2)), td [2, B]
