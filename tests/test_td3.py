@@ -6,7 +6,6 @@ short training run that must clearly beat a random policy."""
 import copy
 import io
 
-import gymnasium as gym
 import numpy as np
 import pytest
 
