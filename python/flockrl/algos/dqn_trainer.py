@@ -4,6 +4,8 @@ priorities computed by the actors."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -47,9 +49,12 @@ class DQNTrainer(OffPolicyTrainer):
 
     stat_columns = ("loss",)
 
-    def __init__(self, config: DQNConfig, *args: Any, **kwargs: Any):
-        self.algo = "apex" if isinstance(config, ApexConfig) else "dqn"
-        super().__init__(config, *args, **kwargs)
+    def __init__(self, config: DQNConfig, run_dir: str | Path | None = None, log: Any = sys.stderr,
+                 resume: bool = False):
+        """resume: continue the run whose checkpoint is in run_dir (ValueError
+        if it is missing, corrupt or from another algorithm or network)."""
+        self.algo = "apex" if isinstance(config, ApexConfig) else "dqn"  # the checkpoint's name, before resuming
+        super().__init__(config, run_dir, log, resume)
         self.config: DQNConfig = config
 
     @staticmethod
