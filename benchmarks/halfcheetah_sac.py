@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--learning-starts", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+repeats-1")
     parser.add_argument("--eval-episodes", type=int, default=1)
     parser.add_argument("--no-bf16", action="store_true", help="skip flockrl's bfloat16 run")
     args = parser.parse_args()
@@ -66,18 +67,21 @@ def main() -> None:
     if args.no_bf16:
         del loops["flockrl SAC, bf16 hidden layers"]
     samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in loops}
-    for seed in range(args.repeats):
+    seeds = range(args.first_seed, args.first_seed + args.repeats)
+    for seed in seeds:
         for name, run in loops.items():
             samples[name].append(run(seed))
     print(f"Machine: {machine_description()}")
     print(f"SAC on {ENV}: {args.steps} env steps ({args.learning_starts} random first), one env, "
-          f"median of {args.repeats}\n")
-    print(f"| loop | env steps/s | learner updates/s | × SB3 (steps/s) | return ({args.eval_episodes} episodes) |")
-    print("|---|---:|---:|---:|---:|")
+          f"median of {args.repeats} (seeds {seeds.start}..{seeds.stop - 1})\n")
+    print(f"| loop | env steps/s | learner updates/s | × SB3 (steps/s) | return ({args.eval_episodes} episodes) "
+          f"| return per seed |")
+    print("|---|---:|---:|---:|---:|---|")
     sb3 = statistics.median(s for s, _, _ in samples["SB3 SAC"])
     for name, values in samples.items():
         sps, ups, ret = (statistics.median(v[k] for v in values) for k in range(3))
-        print(f"| {name} | {sps:,.0f} | {ups:,.0f} | {sps / sb3:.2f}x | {ret:,.0f} |")
+        per_seed = ", ".join(f"{v[2]:,.0f}" for v in values)
+        print(f"| {name} | {sps:,.0f} | {ups:,.0f} | {sps / sb3:.2f}x | {ret:,.0f} | {per_seed} |")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -64,12 +65,14 @@ def test_bad_arguments_are_clear_errors():
 
 def test_train_dqn_tiny_budget_writes_run_artefacts(tmp_path):
     run = tmp_path / "run"
-    result = flockrl("train", "dqn", "--set", "total_steps=1500", "--set", "learning_starts=200",
+    result = flockrl("train", "dqn", "--total-steps", "1500", "--seed", "7", "--set", "learning_starts=200",
                      "--set", "eval_episodes=2", "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
+    config = json.loads((run / "config.json").read_text())
+    assert (config["total_steps"], config["seed"]) == (1500, 7)
     assert "final evaluation" in result.stdout
     assert {p.name for p in run.iterdir()} == {"config.json", "progress.csv", "eval.csv", "checkpoint.pt",
-                                              "tensorboard"}
+                                              "best.pt", "tensorboard"}
     assert any((run / "tensorboard").iterdir())  # event files
     header = (run / "progress.csv").read_text().splitlines()[0]
     assert header.startswith("env_steps,time,updates,sps,updates_per_sec,samples_per_insert,policy_lag")
@@ -135,11 +138,14 @@ def test_resume_eval_and_plot(tmp_path):
     run = tmp_path / "run"
     base = ["--set", "learning_starts=200", "--set", "eval_interval=600", "--set", "eval_episodes=2",
             "--set", "save_replay=true"]
-    result = flockrl("train", "dqn", "--set", "total_steps=1200", *base, "--run-dir", str(run))
+    result = flockrl("train", "dqn", "--total-steps", "1200", *base, "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
-    result = flockrl("train", "dqn", "--resume", str(run), "--set", "total_steps=2400")
+    result = flockrl("train", "dqn", "--resume", str(run), "--total-steps", "2400")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("2400 env steps")  # continued from 1200, not from 0
+    resume_line, best_line = result.stdout.splitlines()
+    assert resume_line.endswith(f"resume point {run}/checkpoint.pt")
+    assert best_line.startswith(f"best model {run}/best.pt (evaluation ")
     evals = (run / "eval.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in evals[1:]] == ["600", "1200", "1800", "2400"]
     seconds = [float(line.split(",")[1]) for line in evals[1:]]
@@ -148,6 +154,8 @@ def test_resume_eval_and_plot(tmp_path):
     result = flockrl("eval", str(run / "checkpoint.pt"), "--episodes", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("CartPole-v1: ") and "over 3 episodes" in result.stdout
+    result = flockrl("eval", str(run), "--episodes", "3")  # a run directory: its best model
+    assert result.returncode == 0 and f"evaluating {run}/best.pt" in result.stderr, result.stderr
     result = flockrl("plot", str(run))
     assert result.returncode == 0, result.stderr
     assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from flockrl.algos.registry import ALGORITHMS
@@ -27,6 +28,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train an agent (defaults solve the classic-control envs)")
     train.add_argument("algo", choices=ALGORITHMS, help="algorithm")
     train.add_argument("--env", help="env id (default: the config's, CartPole-v1)")
+    train.add_argument("--seed", type=int, help="the run's seed (the config key seed)")
+    train.add_argument("--total-steps", type=int, metavar="N", help="env steps to train for (the config key total_steps)")
     train.add_argument("--config", metavar="FILE", help="JSON or YAML file of config overrides")
     train.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                        help="override one config value (repeatable); --list-config shows them all")
@@ -44,7 +47,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--list-config", action="store_true", help="print every config key, default and meaning")
 
     evaluate = commands.add_parser("eval", help="greedy evaluation of a checkpoint")
-    evaluate.add_argument("checkpoint", help="a checkpoint.pt written by flockrl train")
+    evaluate.add_argument("checkpoint", help="best.pt or checkpoint.pt written by flockrl train, or its run "
+                                             "directory (then best.pt, else checkpoint.pt)")
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes to run (default 20)")
     evaluate.add_argument("--seed", type=int, default=20_000, help="seed of the first env (default 20000)")
 
@@ -166,7 +170,6 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     import json
     import os
     import time
-    from pathlib import Path
 
     from flockrl.algos.registry import config_class, trainer_class
 
@@ -179,8 +182,9 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         overrides = config_cls.from_file(args.config) if args.config else {}
         overrides.update(config_cls.parse_sets(args.sets))
-        if args.env:
-            overrides["env"] = args.env
+        for key in ("env", "seed", "total_steps"):  # the flags SB3 zoo's and CleanRL's users type
+            if getattr(args, key) is not None:
+                overrides[key] = getattr(args, key)
         if args.backend:
             overrides["backend"] = args.backend
         if args.address is not None:
@@ -249,7 +253,11 @@ def _print_summary(result: Any, run_dir: str) -> None:
     summary = f"{result.env_steps} env steps, {result.updates} updates in {result.seconds:.0f} s"
     if final is not None:
         summary += f"; final evaluation {final['mean']:.1f} +- {final['std']:.1f}"
-    print(summary + f"; checkpoint {run_dir}/checkpoint.pt")
+    print(summary + f"; resume point {run_dir}/checkpoint.pt")
+    if result.evaluations:
+        best = max(result.evaluations, key=lambda e: e["mean"])  # the first of equals, as best.pt keeps it
+        print(f"best model {run_dir}/best.pt (evaluation {best['mean']:.1f} +- {best['std']:.1f} "
+              f"at {best['env_steps']:.0f} env steps)")
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -260,8 +268,12 @@ def _eval(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         print(f"flockrl eval: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
         return 2
+    path = Path(args.checkpoint)
+    if path.is_dir():
+        path = next((path / name for name in ("best.pt", "checkpoint.pt") if (path / name).exists()), path / "best.pt")
+        print(f"evaluating {path}", file=sys.stderr)
     try:
-        config, act = policy_from_checkpoint(args.checkpoint)
+        config, act = policy_from_checkpoint(path)
     except (ValueError, OSError) as e:
         print(f"flockrl eval: {e}", file=sys.stderr)
         return 2
@@ -270,8 +282,12 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"flockrl eval: --episodes must be at least the {len(tasks)} tasks of {config.env}, got {args.episodes}",
               file=sys.stderr)
         return 2
-    returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
-                       epsilon=config.eval_epsilon)
+    try:
+        returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
+                           epsilon=config.eval_epsilon)
+    except ImportError as e:  # the env's optional dependency is missing here
+        print(f"flockrl eval: {e}", file=sys.stderr)
+        return 2
     what = "game score (unclipped, whole games)" if is_atari_id(config.env) else "return"
     print(f"{config.env}: {what} {returns.mean():.2f} +- {returns.std():.2f} over {args.episodes} episodes "
           f"(min {returns.min():.1f}, max {returns.max():.1f})")

@@ -62,11 +62,11 @@ class RunLogger:
             for key in self.columns[3:]:
                 self._tb.add_scalar(f"train/{key}", row.get(key, math.nan), row["env_steps"])
 
-    def evaluation(self, row: dict[str, Any], episodes: int) -> None:
+    def evaluation(self, row: dict[str, Any], episodes: int, note: str = "") -> None:
         self._end_bar()
         per_task = "".join(f"; {k[5:]} {row[k]:.1f}" for k in self.eval_columns[len(EVAL_COLUMNS):])
         print(f"eval at {row['env_steps']} steps: {row['mean']:.1f} +- {row['std']:.1f} over {episodes} episodes"
-              f"{per_task}", file=self.console, flush=True)
+              f"{per_task}{note}", file=self.console, flush=True)
         self._write(self._eval, self.eval_columns, row)
         if self._tb is not None:
             self._tb.add_scalar("eval/return_mean", row["mean"], row["env_steps"])

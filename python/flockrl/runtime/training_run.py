@@ -1,11 +1,12 @@
 """What every trainer does around its algorithm: the run directory and its
 config.json, actor threads and their failures, periodic greedy evaluation
 (timed apart from training), progress logging, atomic checkpoints and
-resuming from them. A trainer subclasses TrainingRun and supplies the
+resuming from them, and the best model so far (best.pt). A trainer subclasses TrainingRun and supplies the
 learner (with state_dict/load_state_dict), greedy_action and _train."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -296,20 +297,35 @@ class TrainingRun:
     # -- evaluation, logs, checkpoints --------------------------------------------
 
     def _evaluate(self) -> float:
-        """Greedy evaluation on fresh envs; returns the mean return."""
+        """Greedy evaluation on fresh envs; returns the mean return. A mean
+        above every earlier one writes best.pt, with the weights evaluated."""
         c = self.config
         t0 = time.monotonic()
         train_seconds = self._train_seconds()
+        snapshot = self._evaluation_snapshot()
         returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed,
                            env_kwargs=c.env_kwarg_values(), epsilon=c.eval_epsilon)
-        self._eval_seconds += time.monotonic() - t0
         result = {"env_steps": self.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
                   "train_seconds": train_seconds}
         for t, name in enumerate(self.tasks):  # evaluation env i runs task i % tasks
             result[f"mean/{name}"] = float(returns[t::len(self.tasks)].mean())
+        improved = result["mean"] > max((e["mean"] for e in self.evaluations), default=-math.inf)
         self.evaluations.append(result)
-        self.logger.evaluation(result, c.eval_episodes)
+        saved_best = snapshot is not None and improved
+        if saved_best:
+            save_checkpoint(self.run_dir / "best.pt", {**self._checkpoint_state(snapshot), "best": result,
+                                                       "train_seconds": train_seconds})
+        self._eval_seconds += time.monotonic() - t0  # writing best.pt included
+        self.logger.evaluation(result, c.eval_episodes, note="; best so far: best.pt" if saved_best else "")
         return result["mean"]
+
+    def _evaluation_snapshot(self) -> dict[str, Any] | None:
+        """A copy of the learner's state as evaluated (for best.pt; None
+        without a run directory). Trainers whose weights change while they
+        evaluate (A3C's Hogwild workers) evaluate this copy."""
+        if self.run_dir is None or not self.is_chief:
+            return None
+        return copy.deepcopy(self.learner.state_dict())
 
     def _finish(self, interrupted: bool) -> TrainResult:
         """After the actors stopped: a last evaluation (unless interrupted or
@@ -335,19 +351,22 @@ class TrainingRun:
 
     def _save_checkpoint(self, final: bool) -> None:
         """checkpoint.pt in the run directory, written atomically (final: at
-        the end of the run, the actors stopped)."""
+        the end of the run, the actors stopped): the point a resume starts from."""
         if self.run_dir is None or not self.is_chief:
             return
-        save_checkpoint(self.run_dir / "checkpoint.pt", {
+        save_checkpoint(self.run_dir / "checkpoint.pt", self._checkpoint_state(self.learner.state_dict()))
+
+    def _checkpoint_state(self, learner_state: dict[str, Any]) -> dict[str, Any]:
+        return {
             "algo": self.algo,
             "config": self.config.to_dict(),
-            "learner": self.learner.state_dict(),
+            "learner": learner_state,
             "env_steps": self.env_steps,
             "train_seconds": self._train_seconds(),
             "wall_seconds": self.metrics.elapsed(),
             "evaluations": self.evaluations,
             "torch_rng": torch.get_rng_state(),
-        })
+        }
 
     def _resume(self) -> None:
         """Continue the run in run_dir: the learner's state, env-step count,
