@@ -22,7 +22,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("flockrl plot needs matplotlib: pip install matplotlib") from None
+        raise ImportError('flockrl plot needs matplotlib: pip install "flockrl[plot]"') from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -33,7 +33,9 @@ class RunLogger:
         self._eval = self._open(run_dir / "eval.csv", self.eval_columns, append)
         try:
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional
+        except ImportError:  # tensorboard is optional: say so once, as the run starts
+            print('no tensorboard/ logs: tensorboard is not installed (pip install "flockrl[tensorboard]"); '
+                  "progress.csv and eval.csv hold the same", file=self.console)
             return
         self._tb = SummaryWriter(str(run_dir / "tensorboard"))
 
