@@ -158,7 +158,16 @@ def test_resume_eval_and_plot(tmp_path):
     assert result.returncode == 0 and f"evaluating {run}/best.pt" in result.stderr, result.stderr
     result = flockrl("plot", str(run))
     assert result.returncode == 0, result.stderr
-    assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    single = (run / "learning_curve.png").read_bytes()
+    assert single[:8] == b"\x89PNG\r\n\x1a\n"
+    other = tmp_path / "other"
+    assert flockrl("train", "dqn", "--total-steps", "1200", *base, "--run-dir", str(other)).returncode == 0
+    result = flockrl("plot", str(run), str(other), "--out", str(tmp_path / "both.png"))  # one figure, two runs
+    assert result.returncode == 0 and result.stdout.strip() == str(tmp_path / "both.png"), result.stderr
+    both = (tmp_path / "both.png").read_bytes()
+    assert both[:8] == single[:8] and both != single
+    result = flockrl("plot", str(run), str(tmp_path / "nowhere"))
+    assert result.returncode == 2 and f"{tmp_path / 'nowhere'}: no progress.csv" in result.stderr
 
 
 def test_ppo_train_resume_and_eval_continuous(tmp_path):

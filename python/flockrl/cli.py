@@ -51,10 +51,14 @@ def _build_parser() -> argparse.ArgumentParser:
                                              "directory (then best.pt, else checkpoint.pt)")
     evaluate.add_argument("--episodes", type=int, default=20, help="episodes to run (default 20)")
     evaluate.add_argument("--seed", type=int, default=20_000, help="seed of the first env (default 20000)")
+    evaluate.add_argument("--video", metavar="DIR", help="record the episodes as MP4 files in DIR, with gymnasium's "
+                                                         "renderer (pip install \"flockrl[video]\")")
 
-    plot = commands.add_parser("plot", help="learning curves of a run as a PNG (needs matplotlib)")
-    plot.add_argument("run_dir", help="a run directory written by flockrl train")
-    plot.add_argument("--out", help="PNG path (default RUN_DIR/learning_curve.png)")
+    plot = commands.add_parser("plot", help="learning curves of runs as a PNG (needs matplotlib)")
+    plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by flockrl train; "
+                                                                    "several share one figure")
+    plot.add_argument("--out", help="PNG path (default RUN_DIR/learning_curve.png; several runs: "
+                                    "learning_curves.png here)")
 
     bench = commands.add_parser("bench", help="microbenchmarks, with peers measured in the same run")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
@@ -283,9 +287,16 @@ def _eval(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
-                           epsilon=config.eval_epsilon)
-    except ImportError as e:  # the env's optional dependency is missing here
+        if args.video:
+            from flockrl.runtime.video import record_video
+
+            files, returns = record_video(act, config.env, args.video, args.episodes, seed=args.seed,
+                                          env_kwargs=config.env_kwarg_values(), epsilon=config.eval_epsilon)
+            print(f"videos: {', '.join(map(str, files))}", file=sys.stderr)
+        else:
+            returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
+                               epsilon=config.eval_epsilon)
+    except (ImportError, ValueError) as e:  # a missing optional dependency; --video of an Atari run
         print(f"flockrl eval: {e}", file=sys.stderr)
         return 2
     what = "game score (unclipped, whole games)" if is_atari_id(config.env) else "return"
@@ -299,10 +310,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from flockrl.plot import plot_run
+    from flockrl.plot import plot_runs
 
     try:
-        path = plot_run(args.run_dir, args.out)
+        path = plot_runs(args.run_dirs, args.out)
     except (ValueError, OSError, ImportError) as e:
         print(f"flockrl plot: {e}", file=sys.stderr)
         return 2
