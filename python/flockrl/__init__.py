@@ -8,6 +8,15 @@ from flockrl.replay import PrioritizedReplayBuffer, ReplayBuffer, SampleToInsert
 
 __version__ = "0.1.0"
 
+
+def sb3_vec_env(env_id: str, num_envs: int, seed: int | None = None, num_threads: int | None = None):  # noqa: ANN201
+    """A Stable-Baselines3 VecEnv backed by the native C++ stepper (SB3's
+    conventions; pip install "flockrl[sb3]"): see flockrl.sb3."""
+    from flockrl.sb3 import sb3_vec_env as make
+
+    return make(env_id, num_envs, seed=seed, num_threads=num_threads)
+
+
 __all__ = [
     "NATIVE_ENV_IDS",
     "NStepAccumulator",
@@ -18,5 +27,6 @@ __all__ = [
     "SampleToInsertRatio",
     "SharedOptimizer",
     "make_vec",
+    "sb3_vec_env",
     "__version__",
 ]
