@@ -97,3 +97,18 @@ def test_continuous_presets_follow_rl_zoo():
     assert SACConfig.for_env("Humanoid-v5").total_steps == 2_000_000
     assert TD3Config.for_env("Hopper-v5").gamma == 0.99 and TD3Config().gamma == 0.98  # Pendulum's
     assert PPOConfig.for_env("Walker2d-v5").normalize_obs
+
+
+def test_classic_control_and_box2d_presets_follow_rl_zoo():
+    from flockrl.algos.dqn import DQNConfig
+    from flockrl.algos.ppo import PPOConfig
+
+    lander = PPOConfig.for_env("LunarLander-v3")
+    assert (lander.envs_per_actor, lander.rollout_steps, lander.minibatch_size, lander.epochs) == (16, 1024, 64, 4)
+    assert (lander.gamma, lander.gae_lambda, lander.ent_coef, lander.lr, lander.anneal_lr) == (0.999, 0.98, 0.01,
+                                                                                               3e-4, False)
+    assert PPOConfig.for_env("Acrobot-v1").normalize_obs and not lander.normalize_obs
+    dqn = DQNConfig.for_env("LunarLander-v3")  # train_freq 4, gradient_steps -1, batch 128: 128 samples per insert
+    assert (dqn.samples_per_insert, dqn.target_update_interval, dqn.n_step, dqn.double_dqn) == (128.0, 250, 1, False)
+    assert DQNConfig.for_env("MountainCar-v0").samples_per_insert == 64.0  # 8 gradient steps of 128 per 16 steps
+    assert DQNConfig.for_env("CartPole-v1") == DQNConfig()

@@ -49,7 +49,23 @@ class DQNConfig(OffPolicyConfig):
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
+        # rl-zoo's dqn.yml (SB3's DQN: one-step targets, no Double DQN, target
+        # copies, gradient clip 10, one env). train_freq/gradient_steps become
+        # samples per insert (batch_size x gradient_steps / train_freq, -1: one
+        # step per env step) and target_update_interval, counted in env steps
+        # there, counts learner updates here. learning_starts 0 there: one
+        # batch here. CartPole-v1 is the defaults.
+        sb3 = {"n_step": 1, "double_dqn": False, "dueling": False, "tau": 1.0, "max_grad_norm": 10.0,
+               "envs_per_actor": 1, "hidden_sizes": (256, 256)}
+        acrobot = {**sb3, "total_steps": 100_000, "lr": 6.3e-4, "batch_size": 128, "buffer_size": 50_000,
+                   "learning_starts": 128, "gamma": 0.99, "samples_per_insert": 128.0, "target_update_interval": 250,
+                   "exploration_fraction": 0.12, "epsilon_final": 0.1}
         return {
+            "MountainCar-v0": {**sb3, "total_steps": 120_000, "lr": 4e-3, "batch_size": 128, "buffer_size": 10_000,
+                               "learning_starts": 1000, "gamma": 0.98, "samples_per_insert": 64.0,
+                               "target_update_interval": 300, "exploration_fraction": 0.2, "epsilon_final": 0.07},
+            "Acrobot-v1": acrobot,
+            "LunarLander-v3": acrobot,
             # CleanRL's dqn_atari.py (Mnih et al. 2015's DQN): a 1M buffer, learning
             # from 80k steps, one batch of 32 every 4 env steps (8 samples per
             # insert), the target copied every 1000 env steps (250 updates), epsilon

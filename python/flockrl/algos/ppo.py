@@ -88,6 +88,7 @@ class PPOConfig(ActorCriticConfig):
                               "lr": 3e-4, "anneal_lr": True, "gamma": 0.99, "gae_lambda": 0.95, "clip_range": 0.2,
                               "anneal_clip": False, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5,
                               "normalize_obs": True, "hidden_sizes": (64, 64), "activation": "tanh"}),
+            **classic_and_box2d_presets(),
             # Longer rollouts and a short horizon (gamma 0.9), as rl-zoo's
             # Pendulum-v1 entry, without its state-dependent exploration.
             "Pendulum-v1": {"total_steps": 150_000, "rollout_steps": 256, "epochs": 10, "gamma": 0.9,
@@ -104,6 +105,36 @@ class PPOConfig(ActorCriticConfig):
     def progress_left(self, env_steps: int) -> float:
         """1 at the start of training, 0 at total_steps (the annealing factor)."""
         return max(0.0, 1.0 - env_steps / self.total_steps)
+
+
+def classic_and_box2d_presets() -> dict[str, dict[str, Any]]:
+    """rl-zoo's ppo.yml for the classic-control and Box2D envs, over SB3's
+    PPO defaults (lr 3e-4 and clip 0.2, neither annealed; minibatches of 64;
+    10 epochs; (64, 64) tanh; value weight 0.5; gradient clip 0.5). n_envs
+    becomes envs_per_actor and n_steps rollout_steps. Departures: where
+    rl-zoo normalises (VecNormalize) flockrl normalises observations only,
+    not rewards; no gSDE (MountainCarContinuous explores with the Gaussian,
+    from rl-zoo's log_std_init)."""
+    sb3 = {"num_actors": 1, "lr": 3e-4, "anneal_lr": False, "clip_range": 0.2, "anneal_clip": False,
+           "minibatch_size": 64, "epochs": 10, "hidden_sizes": (64, 64), "activation": "tanh", "gamma": 0.99,
+           "gae_lambda": 0.95, "ent_coef": 0.0, "vf_coef": 0.5, "max_grad_norm": 0.5, "normalize_obs": False}
+    long = {"total_steps": 1_000_000, "eval_interval": 50_000}
+    lander = {**sb3, **long, "envs_per_actor": 16, "rollout_steps": 1024, "gae_lambda": 0.98, "gamma": 0.999,
+              "epochs": 4, "ent_coef": 0.01}
+    return {
+        "MountainCar-v0": {**sb3, **long, "normalize_obs": True, "envs_per_actor": 16, "rollout_steps": 16,
+                           "gae_lambda": 0.98, "epochs": 4},
+        "Acrobot-v1": {**sb3, **long, "normalize_obs": True, "envs_per_actor": 16, "rollout_steps": 256,
+                       "gae_lambda": 0.94, "epochs": 4},
+        "MountainCarContinuous-v0": {**sb3, "total_steps": 20_000, "eval_interval": 2_000, "normalize_obs": True,
+                                     "envs_per_actor": 1, "rollout_steps": 8, "minibatch_size": 256, "gamma": 0.9999,
+                                     "lr": 7.77e-5, "ent_coef": 0.00429, "clip_range": 0.1, "gae_lambda": 0.9,
+                                     "max_grad_norm": 5.0, "vf_coef": 0.19, "log_std_init": -3.29},
+        "LunarLander-v3": lander,
+        "LunarLanderContinuous-v3": lander,
+        "BipedalWalker-v3": {**sb3, "total_steps": 5_000_000, "eval_interval": 250_000, "normalize_obs": True,
+                             "envs_per_actor": 32, "rollout_steps": 2048, "gamma": 0.999, "clip_range": 0.18},
+    }
 
 
 def flatten_rollouts(rollouts: list[dict[str, Any]], gamma: float, lam: float) -> dict[str, np.ndarray]:
