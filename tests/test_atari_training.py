@@ -50,6 +50,24 @@ def test_every_algorithm_trains_on_atari_from_the_cli(tmp_path, algo):
     assert result.stdout.startswith(f"{GAME}: game score (unclipped, whole games) ")
 
 
+def test_an_atari_agent_can_be_watched(tmp_path):
+    """--video on an Atari run: gymnasium's ALE env with the run's preprocessing
+    plays whole games; the MP4 holds every emulator frame, in colour."""
+    cv2 = pytest.importorskip("cv2")
+    pytest.importorskip("moviepy")
+    run = tmp_path / "run"
+    sets = [arg for key, value in {**SMALL, "rollout_steps": 32}.items() for arg in ("--set", f"{key}={value}")]
+    assert flockrl_cli("train", "ppo", "--env", GAME, *sets, "--run-dir", str(run)).returncode == 0
+    result = flockrl_cli("eval", str(run), "--episodes", "1", "--video", str(tmp_path / "v"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{GAME}: game score (unclipped, whole games) ")
+    capture = cv2.VideoCapture(str(tmp_path / "v" / "ALE_Breakout-v5-episode-0.mp4"))
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = capture.read()
+    assert ok and frame.shape == (210, 160, 3) and frame.std() > 5  # the screen, in colour
+    assert 100 < count <= 4001  # a whole game (five lives), capped at max_num_frames_per_episode
+
+
 @pytest.mark.parametrize("algo", ["ppo", "impala", "a3c", "dqn", "apex"])
 def test_atari_presets_apply_to_every_game_and_yield_to_overrides(algo):
     cls = config_class(algo)

@@ -107,7 +107,8 @@ def rom_name(env_id: str) -> str:
     return gym.spec(env_id).kwargs["game"]
 
 
-def _checked_settings(settings: dict[str, Any]) -> dict[str, Any]:
+def checked_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """TRAINING_DEFAULTS under `settings`, each checked (ValueError/TypeError naming it)."""
     unknown = sorted(set(settings) - set(TRAINING_DEFAULTS))
     if unknown:
         raise ValueError(f"Atari env: unknown keyword(s) {unknown}; expected some of {sorted(TRAINING_DEFAULTS)}")
@@ -151,7 +152,7 @@ class AtariVecEnv(VectorEnv):
                                 MAX_THREADS)
         if seed is not None:
             check_int(seed, "seed", 0, _MAX_SEED - num_envs)
-        self.settings = s = _checked_settings(settings)
+        self.settings = s = checked_settings(settings)
         self.env_id, self.num_envs, self.num_threads = env_id, num_envs, min(num_threads, num_envs)
         self._ale = AtariVectorEnv(
             game, num_envs, num_threads=self.num_threads, autoreset_mode=autoreset_mode,
