@@ -10,11 +10,17 @@ ratios, and the mean return of --eval-episodes greedy episodes at the end
     pip install "flockrl[mujoco]" stable-baselines3
     python benchmarks/halfcheetah_sac.py --steps 6000 --repeats 2
     python benchmarks/halfcheetah_sac.py --steps 100000 --learning-starts 10000 --repeats 1 --no-bf16
+    python benchmarks/halfcheetah_sac.py --actors 1,2 --no-bf16 --no-sb3   # actor scaling
+
+--actors N,M,...: flockrl with N actor threads (each one env, its own
+exploration scale), same samples per insert (one update per env step), so
+the learner paces them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import statistics
 import time
@@ -59,13 +65,19 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed .. first-seed+repeats-1")
     parser.add_argument("--eval-episodes", type=int, default=1)
     parser.add_argument("--no-bf16", action="store_true", help="skip flockrl's bfloat16 run")
+    parser.add_argument("--no-sb3", action="store_true", help="skip SB3's run (ratios then against the first loop)")
+    parser.add_argument("--actors", default="1", help="comma-separated actor counts for flockrl (default 1)")
     args = parser.parse_args()
     common = (args.steps, args.learning_starts, args.eval_episodes)
-    loops = {"flockrl SAC": lambda s: flockrl_run(*common, s),
-             "flockrl SAC, bf16 hidden layers": lambda s: flockrl_run(*common, s, learner_precision="bfloat16"),
-             "SB3 SAC": lambda s: sb3_run(*common, s)}
-    if args.no_bf16:
-        del loops["flockrl SAC, bf16 hidden layers"]
+    loops = {}
+    for actors in (int(a) for a in args.actors.split(",")):
+        name = "flockrl SAC" + (f", {actors} actors" if actors > 1 else "")
+        loops[name] = functools.partial(flockrl_run, *common, num_actors=actors)
+    if not args.no_bf16:
+        loops["flockrl SAC, bf16 hidden layers"] = functools.partial(flockrl_run, *common,
+                                                                      learner_precision="bfloat16")
+    if not args.no_sb3:
+        loops["SB3 SAC"] = functools.partial(sb3_run, *common)
     samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in loops}
     seeds = range(args.first_seed, args.first_seed + args.repeats)
     for seed in seeds:
@@ -74,10 +86,11 @@ def main() -> None:
     print(f"Machine: {machine_description()}")
     print(f"SAC on {ENV}: {args.steps} env steps ({args.learning_starts} random first), one env, "
           f"median of {args.repeats} (seeds {seeds.start}..{seeds.stop - 1})\n")
-    print(f"| loop | env steps/s | learner updates/s | × SB3 (steps/s) | return ({args.eval_episodes} episodes) "
+    baseline = "SB3 SAC" if "SB3 SAC" in samples else next(iter(samples))
+    print(f"| loop | env steps/s | learner updates/s | × {baseline} (steps/s) | return ({args.eval_episodes} episodes) "
           f"| return per seed |")
     print("|---|---:|---:|---:|---:|---|")
-    sb3 = statistics.median(s for s, _, _ in samples["SB3 SAC"])
+    sb3 = statistics.median(s for s, _, _ in samples[baseline])
     for name, values in samples.items():
         sps, ups, ret = (statistics.median(v[k] for v in values) for k in range(3))
         per_seed = ", ".join(f"{v[2]:,.0f}" for v in values)

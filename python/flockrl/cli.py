@@ -296,7 +296,7 @@ def _eval(args: argparse.Namespace) -> int:
         else:
             returns = evaluate(act, config.env, args.episodes, seed=args.seed, env_kwargs=config.env_kwarg_values(),
                                epsilon=config.eval_epsilon)
-    except (ImportError, ValueError) as e:  # a missing optional dependency; --video of an Atari run
+    except (ImportError, ValueError) as e:  # a missing optional dependency; --video of a multi-task run
         print(f"flockrl eval: {e}", file=sys.stderr)
         return 2
     what = "game score (unclipped, whole games)" if is_atari_id(config.env) else "return"
