@@ -42,6 +42,7 @@ class SACConfig(ContinuousConfig):
         # (lin_7.3e-4); train_freq/gradient_steps become samples per insert
         # (batch_size x gradient_steps / train_freq).
         return {
+            "Pendulum-v1": {"total_steps": 20_000},  # the defaults are rl-zoo's Pendulum values; its budget
             "MountainCarContinuous-v0": {"total_steps": 50_000, "lr": 3e-4, "buffer_size": 50_000, "batch_size": 512,
                                          "ent_coef": 0.1, "autotune_entropy": False, "samples_per_insert": 512.0,
                                          "gamma": 0.9999, "tau": 0.01, "learning_starts": 0, "hidden_sizes": (64, 64)},

@@ -47,6 +47,7 @@ class TD3Config(ContinuousConfig):
         # where it uses Ornstein-Uhlenbeck noise (MountainCarContinuous).
         sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100}  # SB3's defaults
         return {
+            "Pendulum-v1": {"total_steps": 20_000},  # the defaults are rl-zoo's Pendulum values; its budget
             "MountainCarContinuous-v0": {**sb3, "total_steps": 300_000, "exploration_noise": 0.5},
             "LunarLanderContinuous-v3": {"total_steps": 300_000},
             "BipedalWalker-v3": {"total_steps": 1_000_000},
