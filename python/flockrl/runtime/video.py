@@ -48,6 +48,10 @@ def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, directory
 
         require_ale_py()
         settings = checked_settings(env_kwargs or {})
+        if not (settings["maxpool"] and settings["grayscale"]) or settings["img_height"] != settings["img_width"]:
+            raise ValueError("--video of Atari: expected max-pooled, gray, square frames (the training defaults), "
+                             f"got maxpool={settings['maxpool']}, grayscale={settings['grayscale']}, "
+                             f"{settings['img_height']}x{settings['img_width']}")
         env = gym.make(env_id, render_mode="rgb_array", frameskip=1, full_action_space=settings["full_action_space"],
                        repeat_action_probability=float(settings["repeat_action_probability"]),
                        max_num_frames_per_episode=settings["max_num_frames_per_episode"])
@@ -81,10 +85,6 @@ def record_video(act: Callable[[np.ndarray], np.ndarray], env_id: str, directory
 
 def _atari_preprocessing(env: gym.Env, settings: dict[str, Any]) -> gym.Env:
     """gymnasium's wrappers doing what ale-py's vector env did for training."""
-    if not (settings["maxpool"] and settings["grayscale"]) or settings["img_height"] != settings["img_width"]:
-        raise ValueError("--video of Atari: expected max-pooled, gray, square frames (the training defaults), got "
-                         f"maxpool={settings['maxpool']}, grayscale={settings['grayscale']}, "
-                         f"{settings['img_height']}x{settings['img_width']}")
     env = gym.wrappers.AtariPreprocessing(env, noop_max=settings["noop_max"], frame_skip=settings["frameskip"],
                                           screen_size=settings["img_height"], terminal_on_life_loss=False,
                                           grayscale_obs=True)
