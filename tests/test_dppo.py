@@ -51,10 +51,10 @@ def test_cli_learners_spawns_a_group(tmp_path):
                              "total_steps=2048", "--set", "eval_episodes=2", "--run-dir", str(run)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("env steps") == 1  # only the chief reports
+    assert result.stdout.count("resume point") == 1  # only the chief reports
     assert result.stdout.startswith("2048 env steps")
     assert "with 2 learners" in result.stderr
-    assert (run / "checkpoint.pt").exists()
+    assert (run / "checkpoint.pt").exists() and (run / "best.pt").exists()
     bad = subprocess.run([sys.executable, "-m", "flockrl", "train", "dqn", "--learners", "2"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--learners: expected 1, or N >= 2 with ppo, got 2 with dqn" in bad.stderr
