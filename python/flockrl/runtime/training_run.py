@@ -1,8 +1,9 @@
 """What every trainer does around its algorithm: the run directory and its
 config.json, actor threads and their failures, periodic greedy evaluation
 (timed apart from training), progress logging, atomic checkpoints and
-resuming from them, and the best model so far (best.pt). A trainer subclasses TrainingRun and supplies the
-learner (with state_dict/load_state_dict), greedy_action and _train."""
+resuming from them, and the best model so far (best.pt). A trainer
+subclasses TrainingRun and supplies the learner (with
+state_dict/load_state_dict), greedy_action and _train."""
 
 from __future__ import annotations
 
