@@ -29,6 +29,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
 from flockrl.envs.native import NATIVE_ENV_IDS, NativeVecEnv
+from flockrl.runtime.episodes import EpisodeTracker
 
 try:
     from stable_baselines3.common.monitor import Monitor
@@ -47,8 +48,7 @@ class NativeSB3VecEnv(VecEnv):
         self._env = NativeVecEnv(env_id, num_envs, num_threads=num_threads, autoreset_mode=AutoresetMode.SAME_STEP)
         self.env_id = env_id
         super().__init__(num_envs, self._env.single_observation_space, self._env.single_action_space)
-        self._returns = np.zeros(num_envs)
-        self._lengths = np.zeros(num_envs, dtype=np.int64)
+        self._episodes = EpisodeTracker(self._env)
         self._started = time.time()
         self._actions: np.ndarray | None = None
         if seed is not None:
@@ -61,8 +61,7 @@ class NativeSB3VecEnv(VecEnv):
         obs, _ = self._env.reset(seed=seeds)
         self._reset_seeds()
         self._reset_options()
-        self._returns[:] = 0
-        self._lengths[:] = 0
+        self._episodes = EpisodeTracker(self._env)  # a reset starts every episode afresh, as Monitor's does
         self.reset_infos = [{} for _ in range(self.num_envs)]
         return obs
 
@@ -76,16 +75,12 @@ class NativeSB3VecEnv(VecEnv):
         if isinstance(self.action_space, spaces.Discrete):
             actions = actions.reshape(self.num_envs)  # SB3 may hand Discrete actions as (n, 1)
         obs, rewards, terminated, truncated, infos = self._env.step(actions)
-        self._returns += rewards
-        self._lengths += 1
-        dones = terminated | truncated
+        dones, returns, lengths = self._episodes.step(rewards, terminated, truncated, infos)
         env_infos: list[dict[str, Any]] = [{"TimeLimit.truncated": bool(truncated[i] and not terminated[i])}
                                            for i in range(self.num_envs)]
-        for i in np.flatnonzero(dones):
+        for i, r, n in zip(np.flatnonzero(dones), returns, lengths):
             env_infos[i]["terminal_observation"] = infos["final_obs"][i].copy()
-            env_infos[i]["episode"] = {"r": round(float(self._returns[i]), 6), "l": int(self._lengths[i]),
-                                       "t": round(time.time() - self._started, 6)}
-            self._returns[i], self._lengths[i] = 0.0, 0
+            env_infos[i]["episode"] = {"r": round(float(r), 6), "l": int(n), "t": round(time.time() - self._started, 6)}
         return obs, rewards.astype(np.float32), dones, env_infos
 
     def close(self) -> None:

@@ -146,11 +146,12 @@ class A3CTrainer(TrainingRun):
             exchange.submit(index, {"weights": {k: v.clone() for k, v in net.state_dict().items()},
                                     "version": version, "steps": trained})
 
-    def _evaluation_snapshot(self) -> dict[str, Any] | None:
+    def _before_evaluation(self) -> None:
         # Evaluate a snapshot of the newest weights: the shared ones change under Hogwild.
-        snapshot = super()._evaluation_snapshot()
-        self._eval_net.load_state_dict(snapshot["net"] if snapshot is not None else self.learner.net.state_dict())
-        return snapshot
+        self._eval_net.load_state_dict(self.learner.net.state_dict())
+
+    def _evaluated_state(self) -> dict[str, Any]:
+        return {**self.learner.state_dict(), "net": self._eval_net.state_dict()}
 
     def greedy_action(self, obs: np.ndarray) -> np.ndarray:
         return greedy_actions(self._eval_net, self.action_space, obs)

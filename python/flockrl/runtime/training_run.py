@@ -7,7 +7,6 @@ state_dict/load_state_dict), greedy_action and _train."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import math
@@ -303,7 +302,7 @@ class TrainingRun:
         c = self.config
         t0 = time.monotonic()
         train_seconds = self._train_seconds()
-        snapshot = self._evaluation_snapshot()
+        self._before_evaluation()
         returns = evaluate(self.greedy_action, c.env, c.eval_episodes, seed=10_000 + c.seed,
                            env_kwargs=c.env_kwarg_values(), epsilon=c.eval_epsilon)
         result = {"env_steps": self.env_steps, "mean": float(returns.mean()), "std": float(returns.std()),
@@ -312,21 +311,22 @@ class TrainingRun:
             result[f"mean/{name}"] = float(returns[t::len(self.tasks)].mean())
         improved = result["mean"] > max((e["mean"] for e in self.evaluations), default=-math.inf)
         self.evaluations.append(result)
-        saved_best = snapshot is not None and improved
+        saved_best = improved and self.run_dir is not None and self.is_chief
         if saved_best:
-            save_checkpoint(self.run_dir / "best.pt", {**self._checkpoint_state(snapshot), "best": result,
-                                                       "train_seconds": train_seconds})
+            save_checkpoint(self.run_dir / "best.pt", {**self._checkpoint_state(self._evaluated_state()),
+                                                       "best": result, "train_seconds": train_seconds})
         self._eval_seconds += time.monotonic() - t0  # writing best.pt included
         self.logger.evaluation(result, c.eval_episodes, note="; best so far: best.pt" if saved_best else "")
         return result["mean"]
 
-    def _evaluation_snapshot(self) -> dict[str, Any] | None:
-        """A copy of the learner's state as evaluated (for best.pt; None
-        without a run directory). Trainers whose weights change while they
-        evaluate (A3C's Hogwild workers) evaluate this copy."""
-        if self.run_dir is None or not self.is_chief:
-            return None
-        return copy.deepcopy(self.learner.state_dict())
+    def _before_evaluation(self) -> None:
+        """Trainers whose weights change while they evaluate (A3C's Hogwild
+        workers) take a copy to evaluate here."""
+
+    def _evaluated_state(self) -> dict[str, Any]:
+        """The learner's state with the weights just evaluated (for best.pt):
+        the learner thread evaluates, so by default nothing changed them."""
+        return self.learner.state_dict()
 
     def _finish(self, interrupted: bool) -> TrainResult:
         """After the actors stopped: a last evaluation (unless interrupted or
