@@ -58,13 +58,6 @@ def test_twin_q_equals_two_plain_critics_forward_and_backward():
             torch.testing.assert_close(b.grad[i, 0], linears[i][layer].bias.grad)
 
 
-def test_frozen_critics_pass_gradients_to_actions_only():
-    twin = TwinQ(3, 2, (8,))
-    act = torch.randn(4, 2, requires_grad=True)
-    twin(torch.randn(4, 3), act, frozen=True).sum().backward()
-    assert act.grad is not None and all(p.grad is None for p in twin.parameters())
-
-
 class ReferenceSAC:
     """SAC from the papers' equations in plain torch, in SB3's order: two
     nn.Sequential critics, torch.distributions for the policy, one

@@ -90,12 +90,6 @@ def test_td3_updates_equal_the_reference(prioritized):
                 torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
 
 
-def test_first_critic_alone_equals_the_twin_pass():
-    learner = TD3Learner(TD3Config(hidden_sizes=(16,)), OBS_SPACE, ACTION_SPACE, torch.device("cpu"))
-    obs, act = torch.randn(7, 3), torch.rand(7, 2) * 2 - 1
-    torch.testing.assert_close(learner.critic(obs, act, first_only=True)[0], learner.critic(obs, act)[0])
-
-
 def test_exploration_noise_per_actor_and_bounds():
     c = TD3Config(num_actors=3, exploration_noise=0.1, noise_spread=2.0)
     assert [c.actor_noise_scale(i) for i in range(3)] == pytest.approx([0.5, 1.0, 2.0])

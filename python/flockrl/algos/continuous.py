@@ -134,22 +134,37 @@ class TwinCriticLearner:
                              f"{self.scale.high}], got {worst.tolist()} among them; clip them before adding")
         return batch["obs"].flatten(1).float(), batch["next_obs"].flatten(1).float(), action
 
-    def _critic_step(self, td: torch.Tensor, batch: dict[str, torch.Tensor], scale: float) -> torch.Tensor:
-        """One Adam step on scale * mean(w * (td_1^2 + td_2^2)), td [2, B]
-        and w the importance weights of prioritized replay (else 1)."""
-        losses = scale * td.square().sum(dim=0)
-        if "weights" in batch:
-            losses = losses * batch["weights"].float()
-        loss = losses.mean()
-        self.critic_flat.zero_grad()
-        loss.backward()
+    def _critic_step(self, obs: torch.Tensor, action: torch.Tensor, target: torch.Tensor,
+                     batch: dict[str, torch.Tensor], scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """One Adam step of the critics on scale * mean(w * (td_1^2 + td_2^2)),
+        td = Q_i(obs, action) - target and w the importance weights of
+        prioritized replay (else 1). Returns (the loss, td [2, B])."""
+        with self.autocast():
+            tape = self.critic.forward_tape(obs, action)
+        td = tape[-1].squeeze(2) - target
+        weights = batch["weights"].float() if "weights" in batch else None
+        grad = td * (2.0 * scale / td.shape[1])
+        losses = td.square().sum(dim=0)
+        if weights is not None:
+            grad, losses = grad * weights, losses * weights
+        with self.autocast():
+            self.critic.backward(tape, grad)
         self.critic_opt.step()
-        return loss.detach()
+        return scale * losses.mean(), td
 
-    def _actor_step(self, loss: torch.Tensor) -> None:
-        self.actor_flat.zero_grad()
-        loss.backward()
-        self.actor_opt.step()
+    def _critic_action_grad(self, obs: torch.Tensor, action: torch.Tensor,
+                            count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Of the actor's loss -mean(Q(obs, action)), Q the smaller of the
+        two critics (count 2) or the first (count 1), the critics held
+        fixed: (the mean Q, d loss / d action [B, |A|])."""
+        with self.autocast():
+            tape = self.critic.forward_tape(obs, action, count)
+        q = tape[-1].squeeze(2)
+        q_min, chosen = q.min(dim=0)
+        grad = torch.zeros_like(q).scatter_(0, chosen.unsqueeze(0), -1.0 / q.shape[1])
+        with self.autocast():
+            grad_action = self.critic.action_grad(tape, grad)
+        return q_min.mean(), grad_action
 
     @torch.no_grad()
     def _polyak(self, target: FlatParameters, online: FlatParameters) -> None:

@@ -78,6 +78,7 @@ class SACLearner(TwinCriticLearner):
         self.ent_opt = FlatAdam(self.log_ent_coef, config.lr)
         self.target_entropy = config.target_entropy * self.act_dim
 
+    @torch.no_grad()  # differentiated by hand (flockrl.nets.continuous)
     def update(self, batch: dict[str, torch.Tensor],
                noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
         """One update on `batch` (tensors on self.device; actions in the
@@ -91,28 +92,29 @@ class SACLearner(TwinCriticLearner):
             shape = (obs.shape[0], self.act_dim)
             noise = (torch.randn(shape, device=self.device), torch.randn(shape, device=self.device))
         with self.autocast():
-            actions_pi, log_prob = self.actor.sample(obs, noise[0])
+            actions_pi, log_prob, actor_tape = self.actor.sample_tape(obs, noise[0])
         ent_coef = self.log_ent_coef.exp()
         if c.autotune_entropy:
-            # d/d log(alpha) of -(log(alpha) * (log_prob + target)).mean(), by hand.
-            self.log_ent_coef.grad.copy_(-(log_prob.detach() + self.target_entropy).mean())
+            # d/d log(alpha) of -(log(alpha) * (log_prob + target)).mean().
+            self.log_ent_coef.grad.copy_(-(log_prob + self.target_entropy).mean())
             self.ent_opt.step()
 
-        with torch.no_grad(), self.autocast():
+        with self.autocast():
             next_action, next_log_prob = self.actor.sample(next_obs, noise[1])
             next_q = self.critic_target(next_obs, next_action).min(dim=0).values - ent_coef * next_log_prob
-            target = batch["reward"].float() + batch["discount"].float() * next_q
-        with self.autocast():
-            td = self.critic(obs, action) - target  # [2, B]
-        critic_loss = self._critic_step(td, batch, 0.5)  # SB3: 0.5 * (MSE_1 + MSE_2)
+        target = batch["reward"].float() + batch["discount"].float() * next_q
+        critic_loss, td = self._critic_step(obs, action, target, batch, 0.5)  # SB3: 0.5 * (MSE_1 + MSE_2)
 
+        # The actor's loss mean(alpha * log_prob - min_i Q_i(obs, action)), against the updated critics.
+        q_pi, grad_action = self._critic_action_grad(obs, actions_pi, 2)
+        batch_size = obs.shape[0]
         with self.autocast():
-            q_pi = self.critic(obs, actions_pi, frozen=True).min(dim=0).values
-        actor_loss = (ent_coef * log_prob - q_pi).mean()
-        self._actor_step(actor_loss)
+            self.actor.sample_backward(actor_tape, grad_action, (ent_coef / batch_size).expand(batch_size))
+        self.actor_opt.step()
         self._polyak(self.critic_target_flat, self.critic_flat)
-        return self._finish_update(td, {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(),
-                                        "ent_coef": ent_coef.squeeze(0)})
+        ent_coef = ent_coef.squeeze(0)
+        return self._finish_update(td, {"critic_loss": critic_loss, "actor_loss": ent_coef * log_prob.mean() - q_pi,
+                                        "ent_coef": ent_coef})
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "log_ent_coef": self.log_ent_coef.clone(),

@@ -80,6 +80,7 @@ class TD3Learner(TwinCriticLearner):
         self.actor_target.requires_grad_(False)
         self._actor_loss = torch.tensor(float("nan"))
 
+    @torch.no_grad()  # differentiated by hand (flockrl.nets.continuous)
     def update(self, batch: dict[str, torch.Tensor], noise: torch.Tensor | None = None) -> dict[str, Any]:
         """One critic update on `batch` (tensors on self.device; actions in
         the env's bounds), and every policy_delay-th one an actor and
@@ -91,20 +92,22 @@ class TD3Learner(TwinCriticLearner):
         obs, next_obs, action = self._inputs(batch)
         if noise is None:
             noise = torch.randn(obs.shape[0], self.act_dim, device=self.device)
-        with torch.no_grad(), self.autocast():
+        with self.autocast():
             smoothing = (noise * c.target_noise).clamp(-c.target_noise_clip, c.target_noise_clip)
             next_action = (self.actor_target(next_obs) + smoothing).clamp(-1.0, 1.0)
             next_q = self.critic_target(next_obs, next_action).min(dim=0).values
-            target = batch["reward"].float() + batch["discount"].float() * next_q
-        with self.autocast():
-            td = self.critic(obs, action) - target  # [2, B]
-        critic_loss = self._critic_step(td, batch, 1.0)  # SB3: MSE_1 + MSE_2
+        target = batch["reward"].float() + batch["discount"].float() * next_q
+        critic_loss, td = self._critic_step(obs, action, target, batch, 1.0)  # SB3: MSE_1 + MSE_2
 
         if (self.updates + 1) % c.policy_delay == 0:  # SB3 counts this update first
+            # The actor's loss -mean(Q_1(obs, actor(obs))).
             with self.autocast():
-                actor_loss = -self.critic(obs, self.actor(obs), frozen=True, first_only=True).mean()
-            self._actor_step(actor_loss)
-            self._actor_loss = actor_loss.detach()
+                actions, actor_tape = self.actor.forward_tape(obs)
+            q, grad_action = self._critic_action_grad(obs, actions, 1)
+            with self.autocast():
+                self.actor.backward(actor_tape, grad_action)
+            self.actor_opt.step()
+            self._actor_loss = -q
             self._polyak(self.critic_target_flat, self.critic_flat)
             self._polyak(self.actor_target_flat, self.actor_flat)
         return self._finish_update(td, {"critic_loss": critic_loss, "actor_loss": self._actor_loss})

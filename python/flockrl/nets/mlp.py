@@ -16,6 +16,7 @@ tests/test_mlp_backprop.py checks them against autograd.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -63,8 +64,8 @@ def backward(mlp: nn.Sequential, activations: list[torch.Tensor], grad_output: t
     grad = grad_output
     for i in range(len(linears) - 1, -1, -1):
         layer, inputs = linears[i], activations[i]
-        torch.mm(grad.t(), inputs, out=_grad_of(layer.weight))
-        torch.sum(grad, 0, out=_grad_of(layer.bias))
+        store_grad(layer.weight, torch.mm, grad.t(), inputs)
+        torch.sum(grad, 0, out=grad_of(layer.bias))
         if i == 0:
             break  # nothing to learn below the first layer
         grad = grad.mm(layer.weight)
@@ -75,7 +76,19 @@ def backward(mlp: nn.Sequential, activations: list[torch.Tensor], grad_output: t
             grad = torch.ops.aten.threshold_backward(grad, inputs, 0)
 
 
-def _grad_of(p: nn.Parameter) -> torch.Tensor:
+def grad_of(p: nn.Parameter) -> torch.Tensor:
+    """p.grad, allocated if it is None."""
     if p.grad is None:
         p.grad = torch.empty_like(p)
     return p.grad
+
+
+def store_grad(p: nn.Parameter, product: Callable[..., torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> None:
+    """p.grad = product(a, b) (torch.mm or torch.bmm), written in place; under
+    bfloat16 autocast computed in bfloat16 and then cast (out= would have
+    to match the product's dtype)."""
+    grad = grad_of(p)
+    if a.dtype == b.dtype == grad.dtype:
+        product(a, b, out=grad)
+    else:
+        grad.copy_(product(a, b))
