@@ -91,8 +91,11 @@ def main(algo: str, runners: dict[str, Runner], description: str, envs: tuple[st
         steps = float(np.median([n for _, n in solves]))
         print(f"| {lib} | {sum(math.isfinite(s) for s, _ in solves)}/{len(solves)} | {steps:.0f} | "
               f"{medians[lib]:.1f} |")
-    if "flockrl" in medians and "sb3" in medians:
-        print(f"\nflockrl / SB3 median time to solve: {medians['flockrl'] / medians['sb3']:.2f}x")
+    if "sb3" in medians:
+        print()
+        for lib in libraries:
+            if lib != "sb3":
+                print(f"{lib} / SB3 median time to solve: {medians[lib] / medians['sb3']:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"algo": algo, "env": args.env, "threshold": threshold, "results": results}, f)
@@ -107,7 +110,7 @@ def plot(results: dict[str, list[list[dict]]], title: str, threshold: float, pat
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = {"flockrl": "tab:blue", "sb3": "tab:orange"}
+    colors = {"flockrl": "tab:blue", "sb3": "tab:orange", "flockrl-bf16": "tab:green"}
     for lib, runs in results.items():
         for i, evaluations in enumerate(runs):
             steps = [e["env_steps"] for e in evaluations]
