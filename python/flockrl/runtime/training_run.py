@@ -32,6 +32,7 @@ from flockrl.params import ParamStore
 from flockrl.runtime.checkpoint import load_checkpoint, save_checkpoint
 from flockrl.runtime.denormals import flush_denormals
 from flockrl.runtime.evaluate import evaluate
+from flockrl.runtime.heap import retain_freed_memory
 from flockrl.runtime.local_copy import LocalCopy
 from flockrl.runtime.logger import RunLogger
 from flockrl.runtime.metrics import Metrics
@@ -148,6 +149,7 @@ class TrainingRun:
         shared memory removed, a final checkpoint written)."""
         threads_before = torch.get_num_threads()
         torch.set_num_threads(self.torch_threads())
+        retain_freed_memory()  # no page faults on every update's tensors (see runtime/heap.py)
         try:
             run_dir = self.run_dir if self.is_chief else None
             if run_dir is not None:
