@@ -222,3 +222,39 @@ def test_bfloat16_learner_tracks_float32_with_float32_outputs():
     torch.testing.assert_close(outs[1]["critic_loss"], outs[0]["critic_loss"], rtol=0.03, atol=0)
     steps = [learner.critic_flat.param.detach() - before for learner in learners]
     assert torch.nn.functional.cosine_similarity(steps[0], steps[1], dim=0) > 0.95
+
+
+class RewardsTurnNaN(gym.Wrapper):
+    """Pendulum whose rewards become NaN after `after` steps: the critics'
+    targets, then their weights, go NaN a few updates later."""
+
+    def __init__(self, after: int):
+        super().__init__(gym.make("Pendulum-v1"))
+        self.after, self.steps = after, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        return obs, float("nan") if self.steps > self.after else reward, terminated, truncated, info
+
+
+def test_nan_weights_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path):
+    from flockrl.runtime.checkpoint import load_checkpoint
+
+    env_id = "flockrl-test/PendulumRewardsTurnNaN-v0"
+    gym.register(env_id, entry_point=lambda: RewardsTurnNaN(after=600), max_episode_steps=200)
+    try:
+        c = SACConfig(env=env_id, total_steps=3000, learning_starts=100, checkpoint_interval=200,
+                      eval_interval=0, hidden_sizes=(16, 16))
+        with pytest.raises(FloatingPointError, match="SACLearner (actor|critics): the weights became NaN"):
+            SACTrainer(c, run_dir=tmp_path, log=io.StringIO()).train()
+    finally:
+        gym.registry.pop(env_id)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert 200 <= state["env_steps"] <= 600, state["env_steps"]  # written before the first NaN reward
+    weights = [state["learner"][net][name] for net in ("actor", "critic", "critic_target")
+               for name in state["learner"][net]]
+    assert weights and all(torch.isfinite(w).all() for w in weights)
+    # the env fixed, the run goes on from that checkpoint
+    fixed = c.replace({"env": "Pendulum-v1", "total_steps": state["env_steps"] + 100})
+    assert SACTrainer(fixed, run_dir=tmp_path, log=io.StringIO(), resume=True).train().env_steps >= fixed.total_steps

@@ -88,8 +88,12 @@ class RunLogger:
             self._bar_shown = False
 
     def close(self) -> None:
+        """Idempotent: the run closes it when it finishes and again on its
+        way out, which is the only close when training raised."""
         self._end_bar()
         if self._tb is not None:
             self._tb.close()
+            self._tb = None
         for f in self._files:
             f.close()
+        self._files.clear()

@@ -163,6 +163,8 @@ class TrainingRun:
                 return self._train()
         finally:
             torch.set_num_threads(threads_before)
+            if getattr(self, "logger", None) is not None:  # closed already unless the run failed
+                self.logger.close()
             if self.group is not None:
                 self.group.close()
 
