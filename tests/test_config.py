@@ -97,6 +97,11 @@ def test_continuous_presets_follow_rl_zoo():
     assert SACConfig.for_env("Humanoid-v5").total_steps == 2_000_000
     assert TD3Config.for_env("Hopper-v5").gamma == 0.99 and TD3Config().gamma == 0.98  # Pendulum's
     assert PPOConfig.for_env("Walker2d-v5").normalize_obs
+    # rl-zoo's one-step targets in every preset but Pendulum's, which keeps flockrl's 3-step default
+    for cls in (SACConfig, TD3Config):
+        assert cls().n_step == cls.for_env("Pendulum-v1").n_step == 3
+        for env in ("HalfCheetah-v5", "MountainCarContinuous-v0", "LunarLanderContinuous-v3", "BipedalWalker-v3"):
+            assert cls.for_env(env).n_step == 1, (cls.__name__, env)
 
 
 def test_classic_control_and_box2d_presets_follow_rl_zoo():

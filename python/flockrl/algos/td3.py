@@ -24,7 +24,7 @@ from flockrl.nets.continuous import DeterministicActor
 class TD3Config(ContinuousConfig):
     """TD3. The defaults solve Pendulum-v1: rl-zoo's values (gamma 0.98,
     buffer 200k, 10k random steps first, lr 1e-3, nets of 400 and 300,
-    exploration noise 0.1) and SB3's otherwise."""
+    exploration noise 0.1) and SB3's otherwise, with 3-step returns."""
 
     hidden_sizes: tuple[int, ...] = (400, 300)
     gamma: float = 0.98
@@ -45,12 +45,12 @@ class TD3Config(ContinuousConfig):
         # gradient_steps -1: as many steps as the episode had) is the same
         # one update per env step, taken continuously here; Gaussian noise
         # where it uses Ornstein-Uhlenbeck noise (MountainCarContinuous).
-        sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100}  # SB3's defaults
+        sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100, "n_step": 1}  # SB3's defaults
         return {
-            "Pendulum-v1": {"total_steps": 20_000},  # the defaults are rl-zoo's Pendulum values; its budget
+            "Pendulum-v1": {"total_steps": 20_000},  # the defaults: rl-zoo's Pendulum values, 3-step; its budget
             "MountainCarContinuous-v0": {**sb3, "total_steps": 300_000, "exploration_noise": 0.5},
-            "LunarLanderContinuous-v3": {"total_steps": 300_000},
-            "BipedalWalker-v3": {"total_steps": 1_000_000},
+            "LunarLanderContinuous-v3": {"total_steps": 300_000, "n_step": 1},
+            "BipedalWalker-v3": {"total_steps": 1_000_000, "n_step": 1},
             # rl-zoo's MuJoCo entries: SB3's defaults, 10k random steps first.
             **mujoco_presets({**sb3, "learning_starts": 10_000}),
         }

@@ -175,8 +175,10 @@ class SquashedGaussianActor(nn.Module):
     def sample_backward(self, tape: tuple, grad_action: torch.Tensor, grad_log_prob: torch.Tensor) -> None:
         """Sets (overwrites) every parameter's .grad from d loss / d action
         [B, |A|] and d loss / d log_prob [B] at sample_tape's draw (the
-        noise held fixed)."""
-        trunk, raw_log_std, std_noise, action = tape
+        noise held fixed). The tape may hold more rows than B (one pass over
+        several batches): the loss is of its first B rows."""
+        rows = grad_action.shape[0]
+        trunk, raw_log_std, std_noise, action = [t[:rows] for t in tape[0]], *(t[:rows] for t in tape[1:])
         grad_log_prob = grad_log_prob.unsqueeze(1)
         # u reaches the action through tanh and log pi through the squashing term: d log pi / du = 2 tanh(u).
         grad_u = torch.ops.aten.tanh_backward(grad_action, action) + 2.0 * grad_log_prob * action
