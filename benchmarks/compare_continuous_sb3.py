@@ -2,8 +2,8 @@
 Stable-Baselines3's with rl-zoo's tuned hyperparameters, on the same
 machine in one run.
 
-    python benchmarks/compare_continuous_sb3.py sac --seeds 5 --eval-every 1000
-    python benchmarks/compare_continuous_sb3.py td3 --seeds 5 --eval-every 1000
+    python benchmarks/compare_continuous_sb3.py sac --seeds 5 --eval-every 1000 --libraries flockrl,flockrl-1step,sb3
+    python benchmarks/compare_continuous_sb3.py td3 --seeds 5 --eval-every 1000 --libraries flockrl,flockrl-1step,sb3
 
 SB3 runs rl-zoo's Pendulum-v1 entries. SAC: lr 1e-3 and SB3's defaults
 (buffer 1M, batch 256, learning_starts 100, tau 0.005, gamma 0.99,
@@ -11,11 +11,13 @@ train_freq 1, gradient_steps 1, net [256, 256], entropy coefficient tuned
 from 1). TD3: gamma 0.98, buffer 200k, learning_starts 10k, lr 1e-3, net
 [400, 300], action noise N(0, 0.1), and SB3's defaults (batch 256, policy
 delay 2, target noise 0.2 clipped at 0.5). flockrl runs its default
-SACConfig / TD3Config, which are the same values, one gradient step per
-env step expressed as 256 samples per insert; `--libraries
-flockrl,flockrl-bf16,sb3` adds flockrl with learner_precision=bfloat16
-(worth it where the CPU has AVX-512 BF16 or AMX). See solve_race.py for
-how they are timed. Needs ``pip install stable-baselines3``.
+SACConfig / TD3Config: the same values, one gradient step per env step
+expressed as 256 samples per insert, but 3-step returns; `flockrl-1step`
+is flockrl with SB3's one-step targets (the same hyperparameters
+throughout), `flockrl-bf16` flockrl with learner_precision=bfloat16
+(worth it where the CPU has AVX-512 BF16 or AMX): `--libraries
+flockrl,flockrl-1step,sb3`. See solve_race.py for how they are timed.
+Needs ``pip install stable-baselines3``.
 """
 
 from __future__ import annotations
@@ -29,11 +31,11 @@ from flockrl.algos.registry import config_class, trainer_class
 from solve_race import main, sb3_evaluate_and_stop
 
 
-def flockrl_runner(algo: str, precision: str = "float32"):
+def flockrl_runner(algo: str, **overrides):
     def run(env: str, seed: int, max_steps: int, eval_every: int, threshold: float) -> list[dict]:
         config = config_class(algo).for_env(env).replace({
             "seed": seed, "total_steps": max_steps, "eval_interval": eval_every, "eval_episodes": 20,
-            "stop_at_return": threshold, "learner_precision": precision})
+            "stop_at_return": threshold, **overrides})
         return trainer_class(algo)(config, log=io.StringIO()).train().evaluations
 
     return run
@@ -69,6 +71,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in ("sac", "td3"):
         sys.exit(f"usage: {sys.argv[0]} sac|td3 [--seeds N] [--eval-every STEPS] ...")
     algo = sys.argv.pop(1)
-    runners = {"flockrl": flockrl_runner(algo), "flockrl-bf16": flockrl_runner(algo, "bfloat16"), "sb3": sb3_runner(algo)}
+    runners = {"flockrl": flockrl_runner(algo), "flockrl-1step": flockrl_runner(algo, n_step=1),
+               "flockrl-bf16": flockrl_runner(algo, learner_precision="bfloat16"), "sb3": sb3_runner(algo)}
     main(algo.upper(), runners, __doc__.split("\n\n")[0],
          envs=("Pendulum-v1",), max_steps=30_000)

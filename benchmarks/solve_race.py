@@ -79,7 +79,7 @@ def main(algo: str, runners: dict[str, Runner], description: str, envs: tuple[st
             evaluations = runners[lib](args.env, seed, args.max_steps, args.eval_every, threshold)
             results[lib].append(evaluations)
             seconds, steps = time_to_solve(evaluations, threshold)
-            print(f"  {lib:8s} seed {seed}: " + (f"solved at {steps} steps, {seconds:.1f} s of training"
+            print(f"  {lib:13s} seed {seed}: " + (f"solved at {steps} steps, {seconds:.1f} s of training"
                                                   if math.isfinite(seconds) else "not solved"), flush=True)
     print()
     print("| library | solved | median env steps to solve | median training seconds to solve |")
@@ -110,7 +110,7 @@ def plot(results: dict[str, list[list[dict]]], title: str, threshold: float, pat
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = {"flockrl": "tab:blue", "sb3": "tab:orange", "flockrl-bf16": "tab:green"}
+    colors = {"flockrl": "tab:blue", "sb3": "tab:orange", "flockrl-bf16": "tab:green", "flockrl-1step": "tab:purple"}
     for lib, runs in results.items():
         for i, evaluations in enumerate(runs):
             steps = [e["env_steps"] for e in evaluations]

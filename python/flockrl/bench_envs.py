@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -230,23 +231,40 @@ def per_call_overhead(
     return overhead
 
 
+def cpu_description() -> str:
+    """The CPU's model name, its family and model numbers (a VM often shows
+    only "AMD EPYC") and its widest vector arithmetic: "AMD EPYC (family 25
+    model 1, AVX2)". Matrix products, and so learners, run at very
+    different speeds on AVX2, AVX-512 and AVX-512 BF16 or AMX."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return platform.processor() or platform.machine()
+    info = {key.strip(): value.strip() for key, value in info.items()}
+    flags = set(info.get("flags", "").split())
+    widest = next((name for name, flag in (("AMX", "amx_tile"), ("AVX-512 BF16", "avx512_bf16"),
+                                           ("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags), None)
+    details = [f"family {info['cpu family']} model {info['model']}"] if "cpu family" in info and "model" in info else []
+    details += [widest] if widest else []
+    name = info.get("model name", platform.processor() or platform.machine())
+    return f"{name} ({', '.join(details)})" if details else name
+
+
 def machine_description() -> str:
     """One line naming the CPU, core count, load and the versions that matter.
 
     The 1-minute load average (this process included) is there because other
     work on a small machine shows up as slow multi-threaded rows.
     """
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_description()
     versions = [
         f"python {platform.python_version()}",
         f"numpy {np.__version__}",
         f"gymnasium {gym.__version__}",
     ]
+    if "torch" in sys.modules:  # learners' speed is torch's (not imported here for env benchmarks)
+        versions.append(f"torch {sys.modules['torch'].__version__}")
     if _envpool() is not None:
         versions.append(f"envpool {importlib.metadata.version('envpool')}")
     versions.append(f"flockrl {flockrl.__version__}")
