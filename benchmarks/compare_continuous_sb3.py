@@ -15,8 +15,8 @@ SACConfig / TD3Config: the same values, one gradient step per env step
 expressed as 256 samples per insert, but 3-step returns; `flockrl-1step`
 is flockrl with SB3's one-step targets (the same hyperparameters
 throughout), `flockrl-bf16` flockrl with learner_precision=bfloat16
-(worth it where the CPU has AVX-512 BF16 or AMX): `--libraries
-flockrl,flockrl-1step,sb3`. See solve_race.py for how they are timed.
+(worth it where the CPU has AVX-512 BF16 or AMX); `--libraries` picks
+them (default flockrl,sb3). See solve_race.py for how they are timed.
 Needs ``pip install stable-baselines3``.
 """
 

@@ -37,7 +37,7 @@ BATCH = 256
 def flockrl_update(obs_dim: int, act_dim: int) -> Callable[[], None]:
     obs_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
     act_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
-    learner = SACLearner(SACConfig(n_step=1), obs_space, act_space, torch.device("cpu"))
+    learner = SACLearner(SACConfig(), obs_space, act_space, torch.device("cpu"))
     rng = np.random.default_rng(0)
     batches = [{"obs": torch.as_tensor(rng.standard_normal((BATCH, obs_dim), np.float32)),
                 "next_obs": torch.as_tensor(rng.standard_normal((BATCH, obs_dim), np.float32)),

@@ -76,6 +76,22 @@ def test_squashed_gaussian_sample_backward_equals_autograd():
     assert actor.log_std.weight.grad[0].abs().max() == 0  # the clamped dimension
 
 
+def test_sample_backward_of_the_first_rows_of_a_longer_tape():
+    """SAC tapes obs and next_obs in one pass and differentiates the loss of
+    the obs rows only: the same gradients as a pass over those rows alone."""
+    torch.manual_seed(10)
+    actor = SquashedGaussianActor(OBS_DIM, ACT_DIM, (16, 12))
+    obs, _ = inputs(11)
+    other, noise, other_noise = torch.randn(7, OBS_DIM), torch.randn(BATCH, ACT_DIM), torch.randn(7, ACT_DIM)
+    grad_action, grad_log_prob = torch.randn(BATCH, ACT_DIM), torch.randn(BATCH)
+    action, log_prob = actor.sample(obs, noise)
+    want = autograd_grads(actor, (action * grad_action).sum() + (log_prob * grad_log_prob).sum())
+    with torch.no_grad():
+        tape = actor.sample_tape(torch.cat([obs, other]), torch.cat([noise, other_noise]))[2]
+    actor.sample_backward(tape, grad_action, grad_log_prob)
+    assert_grads_equal(actor, want)
+
+
 def test_deterministic_actor_backward_equals_autograd():
     torch.manual_seed(6)
     actor = DeterministicActor(OBS_DIM, ACT_DIM, (16, 12))

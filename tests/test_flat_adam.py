@@ -14,8 +14,9 @@ def test_flat_adam_equals_torch_adam_with_annealed_lr(fused):
     start = torch.randn(100, generator=g)
     mine, theirs = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
     flat = FlatAdam(mine, lr=1e-2, eps=1e-5)
-    assert flat._fused == hasattr(torch, "_fused_adam_")  # torch >= 2.4 has it on the CPU
-    flat._fused = fused and flat._fused
+    if fused and not flat._fused:
+        pytest.skip(f"torch {torch.__version__} has no fused Adam kernel on the CPU (2.4 and later have)")
+    flat._fused = fused
     reference = torch.optim.Adam([theirs], lr=1e-2, eps=1e-5)
     for step in range(20):
         lr = 1e-2 * (1 - step / 20)
@@ -28,7 +29,7 @@ def test_flat_adam_equals_torch_adam_with_annealed_lr(fused):
         if step == 9:  # resume halfway from a saved state
             state = flat.state_dict()
             flat = FlatAdam(mine, lr=0.0, eps=1e-5)
-            flat._fused = fused and flat._fused
+            flat._fused = fused
             flat.load_state_dict(state)
     torch.testing.assert_close(mine, theirs)
 

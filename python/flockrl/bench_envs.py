@@ -33,6 +33,7 @@ import gymnasium as gym
 import numpy as np
 
 import flockrl
+from flockrl.cpuinfo import cpu_flags, cpu_info
 from flockrl.envs import default_num_threads
 
 FLOCKRL = "flockrl"
@@ -236,14 +237,8 @@ def cpu_description() -> str:
     only "AMD EPYC") and its widest vector arithmetic: "AMD EPYC (family 25
     model 1, AVX2)". Matrix products, and so learners, run at very
     different speeds on AVX2, AVX-512 and AVX-512 BF16 or AMX."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
-    except OSError:
-        return platform.processor() or platform.machine()
-    info = {key.strip(): value.strip() for key, value in info.items()}
-    flags = set(info.get("flags", "").split())
-    widest = next((name for name, flag in (("AMX", "amx_tile"), ("AVX-512 BF16", "avx512_bf16"),
+    info, flags = cpu_info(), cpu_flags()
+    widest = next((name for name, flag in (("AMX", "amx_bf16"), ("AVX-512 BF16", "avx512_bf16"),
                                            ("AVX-512", "avx512f"), ("AVX2", "avx2")) if flag in flags), None)
     details = [f"family {info['cpu family']} model {info['model']}"] if "cpu family" in info and "model" in info else []
     details += [widest] if widest else []

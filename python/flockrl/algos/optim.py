@@ -80,11 +80,11 @@ class FlatAdam:
 
 
 def _has_fused_adam(param: torch.Tensor) -> bool:
-    """Whether torch's fused Adam kernel (a private op, present since torch
-    2.4 on CPU and CUDA) runs on float32 tensors of param's device."""
+    """Whether torch's fused Adam kernel (a private op: CUDA since torch
+    2.0, CPU since 2.4) runs on float32 tensors of param's device."""
     if not hasattr(torch, "_fused_adam_") or param.dtype != torch.float32:
         return False
-    probe = [torch.zeros(1, device=param.device) for _ in range(4)]
+    probe = [torch.zeros(1, dtype=param.dtype, device=param.device) for _ in range(4)]
     try:
         torch._fused_adam_([probe[0]], [probe[1]], [probe[2]], [probe[3]], [],
                            [torch.ones((), device=param.device)], lr=1e-3, beta1=0.9, beta2=0.999,

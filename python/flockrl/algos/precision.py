@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from flockrl.cpuinfo import has_native_bfloat16_cpu
+
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -22,12 +24,7 @@ def has_native_bfloat16(device: torch.device) -> bool:
     GPU, or an x86 CPU with AVX-512 BF16 or AMX."""
     if device.type == "cuda":
         return torch.cuda.get_device_capability(device) >= (8, 0)
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return has_native_bfloat16_cpu()
 
 
 def learner_autocast(precision: str, device: torch.device,

@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner
+from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner, one_step_targets
 from flockrl.algos.mujoco import mujoco_presets
 from flockrl.algos.optim import FlatAdam
 from flockrl.nets.continuous import SquashedGaussianActor
@@ -45,16 +45,19 @@ class SACConfig(ContinuousConfig):
         # (lin_7.3e-4); train_freq/gradient_steps become samples per insert
         # (batch_size x gradient_steps / train_freq); one-step targets as there.
         return {
-            "Pendulum-v1": {"total_steps": 20_000},  # the defaults: rl-zoo's Pendulum values, 3-step; its budget
-            "MountainCarContinuous-v0": {"n_step": 1, "total_steps": 50_000, "lr": 3e-4, "buffer_size": 50_000, "batch_size": 512,
-                                         "ent_coef": 0.1, "autotune_entropy": False, "samples_per_insert": 512.0,
-                                         "gamma": 0.9999, "tau": 0.01, "learning_starts": 0, "hidden_sizes": (64, 64)},
-            "LunarLanderContinuous-v3": {"n_step": 1, "total_steps": 500_000, "lr": 7.3e-4, "tau": 0.01, "learning_starts": 10_000,
-                                         "hidden_sizes": (400, 300)},
-            "BipedalWalker-v3": {"n_step": 1, "total_steps": 500_000, "lr": 7.3e-4, "buffer_size": 300_000, "gamma": 0.98,
-                                 "tau": 0.02, "learning_starts": 10_000, "hidden_sizes": (400, 300)},
-            # rl-zoo's MuJoCo entries: SB3's defaults (lr 3e-4), 10k random steps first.
-            **mujoco_presets({"n_step": 1, "lr": 3e-4, "learning_starts": 10_000}, {"Swimmer": {"gamma": 0.9999}}),
+            "Pendulum-v1": {"total_steps": 20_000},  # the defaults (rl-zoo's Pendulum values, 3-step); its budget
+            **one_step_targets({
+                "MountainCarContinuous-v0": {"total_steps": 50_000, "lr": 3e-4, "buffer_size": 50_000,
+                                             "batch_size": 512, "ent_coef": 0.1, "autotune_entropy": False,
+                                             "samples_per_insert": 512.0, "gamma": 0.9999, "tau": 0.01,
+                                             "learning_starts": 0, "hidden_sizes": (64, 64)},
+                "LunarLanderContinuous-v3": {"total_steps": 500_000, "lr": 7.3e-4, "tau": 0.01,
+                                             "learning_starts": 10_000, "hidden_sizes": (400, 300)},
+                "BipedalWalker-v3": {"total_steps": 500_000, "lr": 7.3e-4, "buffer_size": 300_000, "gamma": 0.98,
+                                     "tau": 0.02, "learning_starts": 10_000, "hidden_sizes": (400, 300)},
+                # rl-zoo's MuJoCo entries: SB3's defaults (lr 3e-4), 10k random steps first.
+                **mujoco_presets({"lr": 3e-4, "learning_starts": 10_000}, {"Swimmer": {"gamma": 0.9999}}),
+            }),
         }
 
     def validate(self) -> None:

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner
+from flockrl.algos.continuous import ContinuousConfig, TwinCriticLearner, one_step_targets
 from flockrl.algos.mujoco import mujoco_presets
 from flockrl.flat_params import FlatParameters
 from flockrl.nets.continuous import DeterministicActor
@@ -45,14 +45,16 @@ class TD3Config(ContinuousConfig):
         # gradient_steps -1: as many steps as the episode had) is the same
         # one update per env step, taken continuously here; Gaussian noise
         # where it uses Ornstein-Uhlenbeck noise (MountainCarContinuous).
-        sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100, "n_step": 1}  # SB3's defaults
+        sb3 = {"gamma": 0.99, "buffer_size": 1_000_000, "learning_starts": 100}  # SB3's defaults
         return {
-            "Pendulum-v1": {"total_steps": 20_000},  # the defaults: rl-zoo's Pendulum values, 3-step; its budget
-            "MountainCarContinuous-v0": {**sb3, "total_steps": 300_000, "exploration_noise": 0.5},
-            "LunarLanderContinuous-v3": {"total_steps": 300_000, "n_step": 1},
-            "BipedalWalker-v3": {"total_steps": 1_000_000, "n_step": 1},
-            # rl-zoo's MuJoCo entries: SB3's defaults, 10k random steps first.
-            **mujoco_presets({**sb3, "learning_starts": 10_000}),
+            "Pendulum-v1": {"total_steps": 20_000},  # the defaults (rl-zoo's Pendulum values, 3-step); its budget
+            **one_step_targets({
+                "MountainCarContinuous-v0": {**sb3, "total_steps": 300_000, "exploration_noise": 0.5},
+                "LunarLanderContinuous-v3": {"total_steps": 300_000},
+                "BipedalWalker-v3": {"total_steps": 1_000_000},
+                # rl-zoo's MuJoCo entries: SB3's defaults, 10k random steps first.
+                **mujoco_presets({**sb3, "learning_starts": 10_000}),
+            }),
         }
 
     def validate(self) -> None:
