@@ -242,8 +242,9 @@ def test_nan_weights_stop_the_run_and_keep_the_last_good_checkpoint(tmp_path):
     from flockrl.runtime.checkpoint import load_checkpoint
 
     env_id = "flockrl-test/PendulumRewardsTurnNaN-v0"
-    # NaN rewards from step 701: the checkpoint due at 600 is written within the actor's few steps of
-    # lead over the learner (the rate limiter's slack), so before them whatever the threads' timing
+    # NaN rewards from step 701: the checkpoint due at 600 is written after the update in which the
+    # actor crossed 600, and the rate limiter lets it step about once per update, so it records 600 or a
+    # step or two later: before the NaNs whatever the threads' timing
     gym.register(env_id, entry_point=lambda: RewardsTurnNaN(after=700), max_episode_steps=200)
     try:
         c = SACConfig(env=env_id, total_steps=3000, learning_starts=100, checkpoint_interval=200,

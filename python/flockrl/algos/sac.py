@@ -94,15 +94,13 @@ class SACLearner(TwinCriticLearner):
         replay, the new priorities."""
         c = self.config
         obs, next_obs, action = self._inputs(batch)
-        if noise is None:
-            shape = (obs.shape[0], self.act_dim)
-            noise = (torch.randn(shape, device=self.device), torch.randn(shape, device=self.device))
         # One actor pass over obs and next_obs together (its weights change only at the end): one matrix
         # product of 2B rows per layer instead of two of B, which two threads split better.
         batch_size = obs.shape[0]
+        both_noise = (torch.randn(2 * batch_size, self.act_dim, device=self.device) if noise is None
+                      else torch.cat(noise))
         with self.autocast():
-            both_actions, both_log_probs, actor_tape = self.actor.sample_tape(
-                torch.cat([obs, next_obs]), torch.cat(noise))
+            both_actions, both_log_probs, actor_tape = self.actor.sample_tape(torch.cat([obs, next_obs]), both_noise)
         actions_pi, next_action = both_actions[:batch_size], both_actions[batch_size:]
         log_prob, next_log_prob = both_log_probs[:batch_size], both_log_probs[batch_size:]
         ent_coef = self.log_ent_coef.exp()
